@@ -1,0 +1,271 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/session"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Loops is the number of event loops; 0 means one. Each session and its data
+	// connections live on one loop.
+	Loops int
+	// ConnectTimeout bounds each TCP dial (default 10s).
+	ConnectTimeout time.Duration
+	// Tick is how often deadlines are swept (default 50ms): the resolution of
+	// every timeout.
+	Tick time.Duration
+	// UploadChunk is the size of one on-loop upload read (default 64 KiB); at most
+	// four chunks wait in a connection's outbound buffer.
+	UploadChunk int
+}
+
+// ErrEngineClosed is returned by Open once Close has begun.
+var ErrEngineClosed = fmt.Errorf("%w: engine closed", ftp.ErrClosed)
+
+// Engine runs FTP sessions on gnet event loops.
+type Engine struct {
+	opts    Options
+	cli     *gnet.Client
+	h       *handler
+	loops   []*loop
+	ticked  atomic.Pointer[[]*loop] // loops, published for the ticker goroutine
+	anchors []*os.File // our ends of the socket pairs that hold each loop
+
+	mu       sync.Mutex // guards stopping and the WaitGroup's Add
+	stopping bool
+	wg       sync.WaitGroup // dialling and off-loop goroutines
+	dialCtx  context.Context
+	cancel   context.CancelFunc
+
+	next   atomic.Uint64 // session ids
+	rr     atomic.Uint64 // round robin over loops
+	active atomic.Int64  // sessions not yet ended
+}
+
+// New starts an engine.
+func New(opts Options) (*Engine, error) {
+	if opts.Loops <= 0 {
+		opts.Loops = 1
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = 50 * time.Millisecond
+	}
+	if opts.UploadChunk <= 0 {
+		opts.UploadChunk = 64 << 10
+	}
+	e := &Engine{opts: opts}
+	e.dialCtx, e.cancel = context.WithCancel(context.Background())
+	e.h = &handler{e: e, anchored: make(chan *loop, opts.Loops)}
+	cli, err := gnet.NewClient(e.h,
+		gnet.WithNumEventLoop(opts.Loops),
+		gnet.WithTicker(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(quietLogger{}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	e.cli = cli
+	if err := cli.Start(); err != nil {
+		return nil, err
+	}
+	// gnet's client hands out no handle to its loops. Enrol one end of a socket
+	// pair per loop: the least-connections balancer puts each on a fresh loop,
+	// and its OnOpen tells us that loop. The anchors stay for the engine's life.
+	for i := 0; i < opts.Loops; i++ {
+		if err := e.anchor(); err != nil {
+			e.Close()
+			return nil, err
+		}
+		e.loops = append(e.loops, <-e.h.anchored)
+	}
+	loops := e.loops
+	e.ticked.Store(&loops)
+	return e, nil
+}
+
+func (e *Engine) anchor() error {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("engine: socketpair: %w", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "anchor")
+	theirs := os.NewFile(uintptr(fds[1]), "anchor-loop")
+	defer theirs.Close()
+	c, err := net.FileConn(theirs)
+	if err != nil {
+		ours.Close()
+		return err
+	}
+	if _, err := e.cli.EnrollContext(c, anchorCtx{}); err != nil {
+		ours.Close()
+		return err
+	}
+	e.anchors = append(e.anchors, ours)
+	return nil
+}
+
+// Loops returns the number of event loops.
+func (e *Engine) Loops() int { return len(e.loops) }
+
+// Active returns the number of sessions that have not ended.
+func (e *Engine) Active() int { return int(e.active.Load()) }
+
+// Open starts a session to addr (host:port) and returns at once. The session
+// dials off the loop, enrols on a loop, reads the greeting and logs in; onLogin
+// (optional) runs on that loop with the login's result. Work queued with
+// Conn.Do before the login finishes waits for it.
+func (e *Engine) Open(addr string, cfg *session.Config, onLogin func(*Conn, session.Result)) (*Conn, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.stopping {
+		e.mu.Unlock()
+		return nil, ErrEngineClosed
+	}
+	e.wg.Add(1)
+	e.mu.Unlock()
+
+	l := e.loops[int(e.rr.Add(1)-1)%len(e.loops)]
+	ct := &ctrl{e: e, loop: l, idx: -1}
+	ct.s = session.New(e.next.Add(1), cfg, ct)
+	conn := &Conn{ct: ct}
+	ct.onLogin = func(r session.Result) {
+		if onLogin != nil {
+			onLogin(conn, r)
+		}
+	}
+	e.active.Add(1)
+	go e.dial(ct, addr)
+	return conn, nil
+}
+
+// dial runs on its own goroutine: connect with a timeout, then enrol the
+// connection on the session's loop.
+func (e *Engine) dial(ct *ctrl, addr string) {
+	defer e.wg.Done()
+	d := net.Dialer{Timeout: e.opts.ConnectTimeout}
+	c, err := d.DialContext(e.dialCtx, "tcp", addr)
+	if err != nil {
+		e.dialFailed(ct, dialError(addr, err))
+		return
+	}
+	res, err := ct.loop.el.Enroll(gnet.NewContext(context.Background(), ct), c)
+	if err != nil {
+		c.Close()
+		e.dialFailed(ct, err)
+		return
+	}
+	if r := <-res; r.Err != nil {
+		e.dialFailed(ct, r.Err)
+	}
+	// Enroll dups the descriptor; the original is closed by gnet.
+}
+
+func dialError(addr string, err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: %w", &ftp.TimeoutError{Op: "connect to " + addr}, err)
+	}
+	return &ftp.ClosedError{During: "connect to " + addr, Err: err}
+}
+
+func (e *Engine) dialFailed(ct *ctrl, err error) {
+	// Report on the loop, like every other outcome.
+	if xerr := ct.loop.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		ct.connectFailed(err)
+		return nil
+	})); xerr != nil {
+		// The loop is gone (engine stopped): report from here; nothing else
+		// can touch the session any more.
+		ct.connectFailed(err)
+	}
+}
+
+// Close ends every session (without QUIT), waits for the engine's goroutines
+// and stops the loops. It is safe to call more than once.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.stopping {
+		e.mu.Unlock()
+		return nil
+	}
+	e.stopping = true
+	e.mu.Unlock()
+
+	e.cancel()
+	e.wg.Wait() // dials finish (aborted) or are enrolled; the loops still run
+
+	for _, l := range e.loops {
+		done := make(chan struct{})
+		l := l
+		err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			l.closeAll()
+			close(done)
+			return nil
+		}))
+		if err == nil {
+			<-done
+		}
+	}
+	e.wg.Wait() // off-loop data goroutines see their connections closed
+	for _, f := range e.anchors {
+		f.Close()
+	}
+	if e.cli != nil {
+		return e.cli.Stop()
+	}
+	return nil
+}
+
+// Conn is a session on the engine, for use from any goroutine.
+type Conn struct{ ct *ctrl }
+
+// ID returns the session id.
+func (c *Conn) ID() uint64 { return c.ct.s.ID() }
+
+// Do queues a request on the session's loop. req.Done runs on the loop.
+func (c *Conn) Do(req *session.Request) {
+	c.Run(func(s *session.Session) { s.Do(req) })
+}
+
+// Run runs f with the session on its loop. If the engine is closed, f runs with
+// the (ended) session on the calling goroutine so that callbacks still fire.
+func (c *Conn) Run(f func(*session.Session)) {
+	ct := c.ct
+	err := ct.loop.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		f(ct.s)
+		return nil
+	}))
+	if err != nil {
+		ct.mu.Lock()
+		defer ct.mu.Unlock()
+		if !ct.s.Terminal() {
+			ct.s.Abort(ErrEngineClosed)
+		}
+		f(ct.s)
+	}
+}
+
+// Abort ends the session at once with err.
+func (c *Conn) Abort(err error) { c.Run(func(s *session.Session) { s.Abort(err) }) }
+
+// Close ends the session at once, without QUIT.
+func (c *Conn) Close() { c.Run(func(s *session.Session) { s.Close() }) }

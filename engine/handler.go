@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// anchorCtx marks the connection that pins a loop (see New).
+type anchorCtx struct{}
+
+// handler is the gnet event handler: it routes each callback to the control or
+// data connection in the gnet.Conn's context.
+type handler struct {
+	gnet.BuiltinEventEngine
+	e        *Engine
+	anchored chan *loop
+}
+
+func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	switch v := c.Context().(type) {
+	case *ctrl:
+		v.inCallback = true
+		v.opened(c)
+		v.inCallback = false
+		if v.closing {
+			return nil, gnet.Close
+		}
+	case *dataConn:
+		v.inCallback = true
+		a := v.opened(c)
+		v.inCallback = false
+		return nil, a
+	case anchorCtx:
+		h.anchored <- &loop{el: c.EventLoop(), sessions: map[*ctrl]struct{}{}}
+	}
+	return nil, gnet.None
+}
+
+func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+	switch v := c.Context().(type) {
+	case *ctrl:
+		buf, _ := c.Next(-1)
+		v.inCallback = true
+		v.s.Receive(buf)
+		v.inCallback = false
+		if v.closing {
+			return gnet.Close
+		}
+	case *dataConn:
+		buf, _ := c.Next(-1)
+		if v.dropped {
+			return gnet.Close
+		}
+		if v.req.Upload {
+			return gnet.None // servers do not talk on an upload connection
+		}
+		v.inCallback = true
+		err := v.ct.s.DataIn(v.req, buf)
+		v.inCallback = false
+		if err != nil || v.dropped {
+			return gnet.Close
+		}
+	}
+	return gnet.None
+}
+
+func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
+	switch v := c.Context().(type) {
+	case *ctrl:
+		v.closed(err)
+	case *dataConn:
+		v.c = nil
+		if !v.dropped {
+			v.dropped = true
+			v.ct.s.DataClosed(v.req, 0, err)
+		}
+		if v.ct.data == v {
+			v.ct.data = nil
+		}
+	}
+	return gnet.None
+}
+
+// OnTick runs on gnet's ticker goroutine, not on a loop: it only schedules a
+// sweep onto each loop.
+func (h *handler) OnTick() (time.Duration, gnet.Action) {
+	now := time.Now()
+	loops := h.e.ticked.Load()
+	if loops == nil {
+		return h.e.opts.Tick, gnet.None
+	}
+	for _, l := range *loops {
+		l := l
+		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			l.sweep(now)
+			return nil
+		}))
+	}
+	return h.e.opts.Tick, gnet.None
+}
+
+// quietLogger keeps gnet from writing to the process's stderr.
+type quietLogger struct{}
+
+func (quietLogger) Debugf(string, ...any) {}
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Warnf(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(string, ...any) {}

@@ -1,0 +1,408 @@
+package engine
+
+import (
+	"container/heap"
+	"context"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/session"
+)
+
+// loop is the engine's state for one gnet event loop. Only that loop touches it.
+type loop struct {
+	el       gnet.EventLoop
+	sessions map[*ctrl]struct{}
+	dl       deadlines
+	scratch  []byte // one upload chunk, shared by the loop's uploads
+}
+
+func (l *loop) sweep(now time.Time) {
+	n := now.UnixNano()
+	for len(l.dl) > 0 && l.dl[0].dl <= n {
+		ct := l.dl[0]
+		heap.Pop(&l.dl)
+		ct.s.Tick(now) // may reschedule ct
+	}
+}
+
+func (l *loop) closeAll() {
+	for ct := range l.sessions {
+		ct.s.Abort(ErrEngineClosed)
+	}
+}
+
+// deadlines is a min-heap of sessions by their next deadline; each ctrl knows
+// its index, so a changed deadline is one heap.Fix.
+type deadlines []*ctrl
+
+func (d deadlines) Len() int           { return len(d) }
+func (d deadlines) Less(i, j int) bool { return d[i].dl < d[j].dl }
+func (d deadlines) Swap(i, j int) {
+	d[i], d[j] = d[j], d[i]
+	d[i].idx, d[j].idx = i, j
+}
+func (d *deadlines) Push(x any) { ct := x.(*ctrl); ct.idx = len(*d); *d = append(*d, ct) }
+func (d *deadlines) Pop() any {
+	old := *d
+	ct := old[len(old)-1]
+	old[len(old)-1] = nil
+	*d = old[:len(old)-1]
+	ct.idx = -1
+	return ct
+}
+
+// ctrl is a session's control connection and its session.Driver.
+type ctrl struct {
+	e       *Engine
+	loop    *loop
+	s       *session.Session
+	c       gnet.Conn // nil until enrolled
+	data    *dataConn
+	onLogin func(session.Result)
+
+	dl  int64 // deadline in the heap, unix nanoseconds
+	idx int   // heap index, -1 when not in the heap
+
+	inCallback bool // a gnet callback for c is running: close by returning gnet.Close
+	closing    bool
+	ended      bool // OnClose ran, or the session never got a connection
+	mu         sync.Mutex
+}
+
+func (ct *ctrl) opened(c gnet.Conn) {
+	ct.c = c
+	ct.loop.sessions[ct] = struct{}{}
+	if ct.s.Terminal() { // closed while dialling: the login never started
+		ct.closing = true
+		ct.onLogin(session.Result{Err: ct.s.Err()})
+		return
+	}
+	ct.s.Connected(c.RemoteAddr().String(), c.LocalAddr().String(), ct.onLogin)
+}
+
+func (ct *ctrl) connectFailed(err error) {
+	if ct.ended {
+		return
+	}
+	ct.ended = true
+	ct.e.active.Add(-1)
+	ct.s.Abort(err)
+	ct.onLogin(session.Result{Err: err})
+}
+
+func (ct *ctrl) closed(err error) {
+	if ct.ended {
+		return
+	}
+	ct.ended = true
+	ct.e.active.Add(-1)
+	delete(ct.loop.sessions, ct)
+	if ct.idx >= 0 {
+		heap.Remove(&ct.loop.dl, ct.idx)
+	}
+	ct.s.ControlClosed(err)
+	if d := ct.data; d != nil {
+		d.drop()
+	}
+}
+
+// Write implements session.Driver.
+func (ct *ctrl) Write(p []byte) {
+	if ct.c == nil || ct.closing {
+		return
+	}
+	_, _ = ct.c.Write(p)
+}
+
+// OpenData implements session.Driver.
+func (ct *ctrl) OpenData(req *session.DataRequest) {
+	d := &dataConn{ct: ct, req: req}
+	ct.data = d
+	ct.e.mu.Lock()
+	if ct.e.stopping {
+		ct.e.mu.Unlock()
+		ct.s.DataClosed(req, 0, ErrEngineClosed)
+		return
+	}
+	ct.e.wg.Add(1)
+	ct.e.mu.Unlock()
+	if req.OffLoop {
+		d.off = &offLoop{}
+		go d.runOffLoop()
+		return
+	}
+	go d.dial()
+}
+
+// CloseData implements session.Driver.
+func (ct *ctrl) CloseData(req *session.DataRequest) {
+	if d := ct.data; d != nil && d.req == req {
+		d.drop()
+	}
+}
+
+// StartTLS implements session.Driver: gnet has no TLS. FTPS sessions use the
+// net.Conn driver instead.
+func (ct *ctrl) StartTLS() {
+	ct.later(func() { ct.s.Secured(ftp.ErrUnsupported) })
+}
+
+// Close implements session.Driver.
+func (ct *ctrl) Close() {
+	if d := ct.data; d != nil {
+		d.drop()
+	}
+	if ct.c == nil || ct.closing {
+		ct.closing = true
+		return
+	}
+	ct.closing = true
+	if !ct.inCallback {
+		_ = ct.loop.el.Close(ct.c)
+	}
+}
+
+// Reschedule implements session.Driver.
+func (ct *ctrl) Reschedule(t time.Time) {
+	dl := &ct.loop.dl
+	if t.IsZero() {
+		if ct.idx >= 0 {
+			heap.Remove(dl, ct.idx)
+		}
+		return
+	}
+	ct.dl = t.UnixNano()
+	if ct.idx >= 0 {
+		heap.Fix(dl, ct.idx)
+	} else {
+		heap.Push(dl, ct)
+	}
+}
+
+// later runs f on the loop after the current callback.
+func (ct *ctrl) later(f func()) {
+	_ = ct.loop.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		f()
+		return nil
+	}))
+}
+
+// dataConn is one data connection.
+type dataConn struct {
+	ct  *ctrl
+	req *session.DataRequest
+	c   gnet.Conn // on-loop connection, once open
+	off *offLoop  // set for off-loop transfers
+
+	dropped    bool // the session no longer wants it
+	inCallback bool
+	eof        bool // upload source exhausted
+	pumping    bool // a re-drive is queued
+}
+
+// dial runs on its own goroutine for an on-loop data connection.
+func (d *dataConn) dial() {
+	defer d.ct.e.wg.Done()
+	dl := net.Dialer{Timeout: d.ct.e.opts.ConnectTimeout}
+	c, err := dl.DialContext(d.ct.e.dialCtx, d.req.Network, d.req.Addr)
+	if err != nil {
+		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, dialError(d.req.Addr, err)) })
+		return
+	}
+	res, err := d.ct.loop.el.Enroll(gnet.NewContext(context.Background(), d), c)
+	if err != nil {
+		c.Close()
+		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, err) })
+		return
+	}
+	if r := <-res; r.Err != nil {
+		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, r.Err) })
+	}
+}
+
+func (d *dataConn) opened(c gnet.Conn) gnet.Action {
+	d.c = c
+	if d.dropped {
+		return gnet.Close
+	}
+	d.ct.s.DataOpened(d.req)
+	if d.dropped {
+		return gnet.Close
+	}
+	if d.req.Upload {
+		return d.pump()
+	}
+	return gnet.None
+}
+
+// pump writes upload chunks while the outbound buffer is short, and re-drives
+// itself from the loop until the source is exhausted and everything has gone
+// out. gnet offers no "writable" callback, so re-driving is how a 10 GiB upload
+// is sent without ever holding more than a few chunks.
+func (d *dataConn) pump() gnet.Action {
+	if d.dropped || d.c == nil {
+		return gnet.None
+	}
+	chunk := d.ct.e.opts.UploadChunk
+	if d.ct.loop.scratch == nil {
+		d.ct.loop.scratch = make([]byte, chunk)
+	}
+	buf := d.ct.loop.scratch
+	for !d.eof && d.c.OutboundBuffered() < 4*chunk {
+		n, err := d.req.Source.Read(buf)
+		if n > 0 {
+			if _, werr := d.c.Write(buf[:n]); werr != nil {
+				return gnet.Close
+			}
+			d.ct.s.DataSent(d.req, n)
+			if d.dropped {
+				return gnet.None
+			}
+		}
+		if err == io.EOF {
+			d.eof = true
+		} else if err != nil {
+			d.ct.s.DataClosed(d.req, 0, &ftp.TransferError{Verb: "STOR", Want: -1, Reason: "reading the upload source failed", Err: err})
+			return gnet.Close
+		}
+	}
+	if d.eof && d.c.OutboundBuffered() == 0 {
+		return gnet.Close // all sent: the FIN tells the server the file is complete
+	}
+	if !d.pumping {
+		d.pumping = true
+		_ = d.ct.loop.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			d.pumping = false
+			if d.c != nil && !d.dropped {
+				if d.pump() == gnet.Close {
+					_ = d.ct.loop.el.Close(d.c)
+				}
+			}
+			return nil
+		}))
+	}
+	return gnet.None
+}
+
+// drop closes the data connection because the session no longer wants it.
+func (d *dataConn) drop() {
+	if d.dropped {
+		return
+	}
+	d.dropped = true
+	if d.off != nil {
+		d.off.close()
+		return
+	}
+	if d.c != nil && !d.inCallback {
+		_ = d.ct.loop.el.Close(d.c)
+	}
+}
+
+// offLoop holds a data connection moved to a goroutine of its own.
+type offLoop struct {
+	mu     sync.Mutex
+	conn   net.Conn
+	closed bool
+}
+
+func (o *offLoop) set(c net.Conn) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		c.Close()
+		return false
+	}
+	o.conn = c
+	return true
+}
+
+func (o *offLoop) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	if o.conn != nil {
+		o.conn.Close()
+	}
+}
+
+// runOffLoop dials and moves a whole transfer on this goroutine, blocking on
+// the caller's reader or writer as it pleases: TCP flow control holds the
+// server back meanwhile, and the loop is never involved until the end.
+func (d *dataConn) runOffLoop() {
+	defer d.ct.e.wg.Done()
+	dl := net.Dialer{Timeout: d.ct.e.opts.ConnectTimeout}
+	c, err := dl.DialContext(d.ct.e.dialCtx, d.req.Network, d.req.Addr)
+	if err != nil {
+		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, dialError(d.req.Addr, err)) })
+		return
+	}
+	if !d.off.set(c) {
+		return
+	}
+	defer d.off.close()
+	started := make(chan struct{})
+	d.ct.later(func() {
+		d.ct.s.DataOpened(d.req)
+		close(started)
+	})
+	// Wait until the session has sent the data command, or the connection is
+	// dropped (close unblocks the copy below anyway).
+	select {
+	case <-started:
+	case <-d.ct.e.dialCtx.Done():
+	}
+	n, err := copyData(c, d.req)
+	d.ct.later(func() { d.ct.s.DataClosed(d.req, n, err) })
+}
+
+// copyData moves the bytes of an off-loop transfer with an idle deadline.
+func copyData(c net.Conn, req *session.DataRequest) (int64, error) {
+	idle := req.IdleTimeout
+	if idle <= 0 {
+		idle = time.Minute
+	}
+	dc := &deadlineConn{Conn: c, idle: idle}
+	if req.Upload {
+		n, err := io.Copy(dc, req.Source)
+		if err == nil {
+			if tc, ok := c.(*net.TCPConn); ok {
+				err = tc.CloseWrite()
+			}
+			// Wait for the server to close its side, so the 226 is not early.
+			_, _ = io.Copy(io.Discard, dc)
+		}
+		return n, err
+	}
+	return io.Copy(req.Sink, dc)
+}
+
+type deadlineConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (d *deadlineConn) Read(p []byte) (int, error) {
+	_ = d.Conn.SetReadDeadline(time.Now().Add(d.idle))
+	n, err := d.Conn.Read(p)
+	return n, timeoutErr(err)
+}
+
+func (d *deadlineConn) Write(p []byte) (int, error) {
+	_ = d.Conn.SetWriteDeadline(time.Now().Add(d.idle))
+	n, err := d.Conn.Write(p)
+	return n, timeoutErr(err)
+}
+
+func timeoutErr(err error) error {
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return &ftp.TimeoutError{Op: "data idle"}
+	}
+	return err
+}

@@ -1,0 +1,269 @@
+package embedserver
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	server "goftp.io/server/v2"
+)
+
+// errReadOnly is what the driver returns for a change attempted by a user
+// without write access. The command wrappers normally refuse such requests
+// with 550 before goftp reaches the driver; this is the second line.
+var errReadOnly = errors.New("permission denied: read-only account")
+
+// fsDriver wraps goftp's file driver (driver/file) to add write permission
+// checks and UTC modification times, and to observe when an upload reads
+// its data connection.
+type fsDriver struct {
+	inner server.Driver
+	srv   *Server
+}
+
+var _ server.Driver = (*fsDriver)(nil)
+
+// sessionKey returns the remote address of the session behind ctx, the key
+// under which the Server tracks that control connection.
+func sessionKey(ctx *server.Context) string {
+	if ctx == nil || ctx.Sess == nil {
+		return ""
+	}
+	return ctx.Sess.RemoteAddr().String()
+}
+
+// checkWrite refuses changes by anonymous (read-only) users.
+func (d *fsDriver) checkWrite(ctx *server.Context) error {
+	if ctx == nil || ctx.Sess == nil || !d.srv.canWrite(ctx.Sess.LoginUser()) {
+		return errReadOnly
+	}
+	return nil
+}
+
+// Stat implements server.Driver. Times are reported in UTC: goftp formats
+// MDTM and MLSD "Modify" facts from ModTime without converting, and RFC 3659
+// wants UTC.
+func (d *fsDriver) Stat(ctx *server.Context, p string) (os.FileInfo, error) {
+	fi, err := d.inner.Stat(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return utcInfo{fi}, nil
+}
+
+// ListDir implements server.Driver (UTC times, as Stat).
+func (d *fsDriver) ListDir(ctx *server.Context, p string, cb func(os.FileInfo) error) error {
+	return d.inner.ListDir(ctx, p, func(fi os.FileInfo) error { return cb(utcInfo{fi}) })
+}
+
+// DeleteDir implements server.Driver for users with write access.
+func (d *fsDriver) DeleteDir(ctx *server.Context, p string) error {
+	if err := d.checkWrite(ctx); err != nil {
+		return err
+	}
+	return d.inner.DeleteDir(ctx, p)
+}
+
+// DeleteFile implements server.Driver for users with write access.
+func (d *fsDriver) DeleteFile(ctx *server.Context, p string) error {
+	if err := d.checkWrite(ctx); err != nil {
+		return err
+	}
+	return d.inner.DeleteFile(ctx, p)
+}
+
+// Rename implements server.Driver for users with write access.
+func (d *fsDriver) Rename(ctx *server.Context, from, to string) error {
+	if err := d.checkWrite(ctx); err != nil {
+		return err
+	}
+	return d.inner.Rename(ctx, from, to)
+}
+
+// MakeDir implements server.Driver for users with write access.
+func (d *fsDriver) MakeDir(ctx *server.Context, p string) error {
+	if err := d.checkWrite(ctx); err != nil {
+		return err
+	}
+	return d.inner.MakeDir(ctx, p)
+}
+
+// GetFile implements server.Driver (unchanged goftp file driver).
+func (d *fsDriver) GetFile(ctx *server.Context, p string, offset int64) (int64, io.ReadCloser, error) {
+	return d.inner.GetFile(ctx, p, offset)
+}
+
+// PutFile implements server.Driver for users with write access. The data
+// reader is wrapped to note that the passive data socket has been used.
+func (d *fsDriver) PutFile(ctx *server.Context, p string, data io.Reader, offset int64) (int64, error) {
+	if err := d.checkWrite(ctx); err != nil {
+		return 0, err
+	}
+	if data == nil {
+		// goftp passes a nil data socket when STOR/APPE come without
+		// PASV/EPSV/PORT; its file driver would panic in io.Copy.
+		return 0, errors.New("no data connection")
+	}
+	return d.inner.PutFile(ctx, p, &touchReader{r: data, srv: d.srv, key: sessionKey(ctx)}, offset)
+}
+
+// touchReader reports the first completed Read to the server: goftp's
+// passive socket only returns from Read once its Accept has finished.
+type touchReader struct {
+	r    io.Reader
+	srv  *Server
+	key  string
+	done bool
+}
+
+// Read implements io.Reader.
+func (t *touchReader) Read(b []byte) (int, error) {
+	n, err := t.r.Read(b)
+	if !t.done {
+		t.done = true
+		t.srv.setTouched(t.key, true)
+	}
+	return n, err
+}
+
+// utcInfo reports a file's modification time in UTC.
+type utcInfo struct{ os.FileInfo }
+
+// ModTime implements os.FileInfo.
+func (u utcInfo) ModTime() time.Time { return u.FileInfo.ModTime().UTC() }
+
+// authenticator implements server.Auth: named users with their password,
+// plus (when enabled) "anonymous" and "ftp" with any password.
+type authenticator struct {
+	users     map[string]string
+	anonymous bool
+}
+
+// CheckPasswd implements server.Auth.
+func (a *authenticator) CheckPasswd(_ *server.Context, name, pass string) (bool, error) {
+	if want, ok := a.users[name]; ok {
+		return subtle.ConstantTimeCompare([]byte(pass), []byte(want)) == 1, nil
+	}
+	return a.anonymous && isAnonymousName(name), nil
+}
+
+// isAnonymousName reports whether name is one of the anonymous login names.
+func isAnonymousName(name string) bool {
+	return strings.EqualFold(name, "anonymous") || strings.EqualFold(name, "ftp")
+}
+
+// writeCmd guards a command that changes the tree: users without write
+// access get "550 Permission denied" before goftp does anything (goftp's
+// STOR would otherwise send "150" first and fail with 450 afterwards).
+type writeCmd struct {
+	server.Command
+	srv *Server
+}
+
+// Execute implements server.Command.
+func (c writeCmd) Execute(sess *server.Session, param string) {
+	if !c.srv.canWrite(sess.LoginUser()) {
+		sess.WriteMessage(550, "Permission denied: read-only account")
+		return
+	}
+	c.Command.Execute(sess, param)
+}
+
+// passiveCmd wraps PASV and EPSV to remember the announced port, so that
+// Close can unblock goftp if the client never connects to it.
+type passiveCmd struct {
+	server.Command
+	srv *Server
+}
+
+// Execute implements server.Command.
+func (c passiveCmd) Execute(sess *server.Session, param string) {
+	before := sess.DataConn()
+	c.Command.Execute(sess, param)
+	if ds := sess.DataConn(); ds != nil && ds != before {
+		c.srv.notePassive(sess.RemoteAddr().String(), ds, ds.Port())
+	}
+}
+
+// dataCmd wraps the commands that use the data connection (RETR, STOR,
+// APPE, LIST, NLST, MLSD). Without a data connection it answers 425. With
+// one, it notices when the current passive socket has been used: goftp
+// drops it (DataConn becomes nil) after a download or a listing, and an
+// upload reads it through touchReader.
+type dataCmd struct {
+	server.Command
+	srv *Server
+}
+
+// Execute implements server.Command.
+func (c dataCmd) Execute(sess *server.Session, param string) {
+	key := sess.RemoteAddr().String()
+	before := sess.DataConn()
+	if before == nil {
+		// goftp would panic (recovered, no reply: the client hangs) or,
+		// for listings, claim "226 ... sent N bytes" having sent nothing.
+		sess.WriteMessage(425, "Use PASV, EPSV, PORT or EPRT first")
+		return
+	}
+	c.srv.setTouched(key, false)
+	c.Command.Execute(sess, param)
+	if sess.DataConn() == nil || c.srv.wasTouched(key) {
+		c.srv.markUsed(key, before)
+	}
+}
+
+// quietStatCmd wraps SIZE and STAT <path>. goftp reports a missing path on
+// these through the global log package (stderr) besides replying; this
+// wrapper sends goftp's exact reply itself for a missing path, and hands
+// every other case to goftp.
+type quietStatCmd struct {
+	server.Command
+	srv  *Server
+	name string // "SIZE" or "STAT"
+}
+
+// Execute implements server.Command.
+func (c quietStatCmd) Execute(sess *server.Session, param string) {
+	if c.name == "STAT" && param == "" {
+		c.Command.Execute(sess, param)
+		return
+	}
+	p := sess.BuildPath(param)
+	ctx := &server.Context{Sess: sess, Cmd: c.name, Param: param, Data: map[string]any{}}
+	if _, err := c.srv.driver.Stat(ctx, p); err != nil {
+		if c.name == "SIZE" {
+			sess.WriteMessage(450, fmt.Sprintf("path %s not found", param))
+		} else {
+			sess.WriteMessage(450, fmt.Sprintf("path %s not found", p))
+		}
+		return
+	}
+	c.Command.Execute(sess, param)
+}
+
+// commands returns goftp's default command table with this package's
+// wrappers installed. Every wrapper keeps the wrapped command's IsExtend,
+// RequireParam and RequireAuth, so FEAT is unchanged.
+func (s *Server) commands() map[string]server.Command {
+	cmds := make(map[string]server.Command, len(server.DefaultCommands()))
+	for name, cmd := range server.DefaultCommands() {
+		cmds[name] = cmd
+	}
+	for _, name := range []string{"RETR", "LIST", "NLST", "MLSD", "STOR", "APPE"} {
+		cmds[name] = dataCmd{Command: cmds[name], srv: s}
+	}
+	for _, name := range []string{"STOR", "APPE", "DELE", "MKD", "XMKD", "RMD", "XRMD", "RNFR", "RNTO"} {
+		cmds[name] = writeCmd{Command: cmds[name], srv: s}
+	}
+	for _, name := range []string{"PASV", "EPSV"} {
+		cmds[name] = passiveCmd{Command: cmds[name], srv: s}
+	}
+	for _, name := range []string{"SIZE", "STAT"} {
+		cmds[name] = quietStatCmd{Command: cmds[name], srv: s, name: name}
+	}
+	return cmds
+}

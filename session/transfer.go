@@ -1,0 +1,242 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/handlers"
+	"github.com/asyncftp/asyncftp/states"
+)
+
+// transfer is the bookkeeping of the one data transfer a session may run at a
+// time. A transfer succeeds only when both sides are done: the data connection
+// reached its end (dataDone) and the control connection said 226/250 (ctlDone).
+type transfer struct {
+	data    *Data
+	handler handlers.Handler
+	req     *DataRequest // nil until the passive reply named an address
+
+	opened   bool // data connection established
+	restSent bool
+	cmdSent  bool // the data command (RETR, LIST, …) went out
+	ctlDone  bool // its final reply arrived
+	dataDone bool // the data connection ended (or was dropped)
+
+	ctlReply ftp.Reply
+	ctlErr   error // the final reply was a failure
+	failed   error // the data side failed first; reported once control is in sync
+
+	n        int64 // bytes moved
+	want     int64 // bytes expected, ≤0 unknown
+	limit    int64
+	lastData int64 // unix nanoseconds of the last data activity
+}
+
+// failWith is the error a caller sees when the session dies under the transfer.
+func (x *transfer) failWith(cause error) error {
+	return &ftp.TransferError{Verb: x.verb(), Got: x.n, Want: x.wantOrUnknown(), Reason: "session ended", Err: cause}
+}
+
+func (x *transfer) verb() string {
+	if x.req != nil && x.req.s != nil && x.req.s.cur != nil {
+		return x.req.s.cur.Cmd.Verb
+	}
+	return "transfer"
+}
+
+func (x *transfer) wantOrUnknown() int64 {
+	if x.want > 0 {
+		return x.want
+	}
+	return -1
+}
+
+// DataOpened reports that the data connection req is established.
+func (s *Session) DataOpened(req *DataRequest) {
+	x := s.xfer
+	if x == nil || x.req != req || s.Terminal() || x.opened {
+		return
+	}
+	x.opened = true
+	x.lastData = s.cfg.now().UnixNano()
+	s.dataDL = 0
+	if !req.OffLoop {
+		s.dataDL = x.lastData + s.cfg.dataIdleTimeout().Nanoseconds()
+	}
+	s.note("data connection open")
+	s.sendNext()
+}
+
+// DataIn hands bytes that arrived on the data connection of an on-loop
+// download. A non-nil return tells the driver to drop the connection.
+func (s *Session) DataIn(req *DataRequest, p []byte) error {
+	x := s.xfer
+	if x == nil || x.req != req || s.Terminal() {
+		return ftp.ErrClosed
+	}
+	if x.failed != nil {
+		return x.failed
+	}
+	if x.limit > 0 && x.n+int64(len(p)) > x.limit {
+		err := &ftp.TransferError{Verb: s.cur.Cmd.Verb, Got: x.n, Want: -1, Reason: "more data than the limit of " + strconv.FormatInt(x.limit, 10) + " bytes"}
+		s.transferFailed(err)
+		return err
+	}
+	x.lastData = s.cfg.now().UnixNano()
+	if !x.ctlDone && s.replyDL != 0 && x.cmdSent {
+		s.replyDL = 0 // data flows: the final reply comes after it
+		s.reschedule()
+	}
+	if _, err := x.data.Sink.Write(p); err != nil {
+		s.transferFailed(&ftp.TransferError{Verb: s.cur.Cmd.Verb, Got: x.n, Want: x.wantOrUnknown(), Reason: "writing the data failed", Err: err})
+		return err
+	}
+	x.n += int64(len(p))
+	return nil
+}
+
+// DataSent reports upload progress on the loop: n more bytes went out.
+func (s *Session) DataSent(req *DataRequest, n int) {
+	x := s.xfer
+	if x == nil || x.req != req || s.Terminal() {
+		return
+	}
+	x.n += int64(n)
+	x.lastData = s.cfg.now().UnixNano()
+}
+
+// DataClosed reports that the data connection req ended. n is the number of
+// bytes the driver moved itself (off-loop downloads, and uploads not reported
+// through DataSent); err is nil for a clean end of stream.
+func (s *Session) DataClosed(req *DataRequest, n int64, err error) {
+	x := s.xfer
+	if x == nil || x.req != req || s.Terminal() || x.dataDone {
+		return
+	}
+	x.n += n
+	x.dataDone = true
+	s.dataDL = 0
+	if err != nil && errors.Is(err, io.EOF) {
+		err = nil
+	}
+	switch {
+	case !x.opened:
+		if err == nil {
+			err = errors.New("data connection failed")
+		}
+		s.transferFailed(&ftp.TransferError{Verb: s.cur.Cmd.Verb, Got: 0, Want: x.wantOrUnknown(), Reason: "cannot open data connection to " + req.Addr, Err: err})
+	case err != nil:
+		s.transferFailed(&ftp.TransferError{Verb: s.cur.Cmd.Verb, Got: x.n, Want: x.wantOrUnknown(), Reason: "data connection broke", Err: err})
+	case !x.cmdSent:
+		s.transferFailed(&ftp.TransferError{Verb: s.cur.Cmd.Verb, Got: x.n, Want: x.wantOrUnknown(), Reason: "data connection closed before the transfer began"})
+	case x.ctlDone:
+		s.finishTransfer(nil)
+	default:
+		s.note("data connection closed after " + strconv.FormatInt(x.n, 10) + " bytes")
+		s.setReplyDL(s.cfg.replyTimeout()) // now the final reply is due
+	}
+}
+
+// sendNext sends what the transfer needs once its data connection is open:
+// REST when resuming, then the data command.
+func (s *Session) sendNext() {
+	x := s.xfer
+	if x.data.Offset > 0 && !x.restSent {
+		x.restSent = true
+		s.write(ftp.Cmd("REST", strconv.FormatInt(x.data.Offset, 10)), s.cfg.registry().Lookup("REST"))
+		return
+	}
+	x.cmdSent = true
+	verb := s.cur.Cmd.Verb
+	x.limit = x.data.Limit
+	if x.limit == 0 && (verb == "LIST" || verb == "NLST" || verb == "MLSD") {
+		x.limit = s.cfg.maxListing()
+	}
+	s.write(s.cur.Cmd, x.handler)
+}
+
+// transferStep runs after a handler of the transfer finished without asking for
+// more: a failure reply, REST accepted, or the data command's final reply.
+func (s *Session) transferStep() {
+	x := s.xfer
+	switch {
+	case x.ctlErr != nil:
+		s.finishTransfer(x.ctlErr)
+	case x.failed != nil:
+		s.finishTransfer(x.failed)
+	case x.req == nil:
+		s.finishTransfer(&ftp.ProtocolError{Reason: "passive handler finished without naming a data address"})
+	case !x.cmdSent:
+		if x.opened {
+			s.sendNext()
+		}
+	default:
+		x.ctlDone = true
+		if x.dataDone {
+			s.finishTransfer(nil)
+			return
+		}
+		// 226 before the last bytes: keep reading until the data connection ends.
+		s.note("final reply before data end; waiting for the data connection")
+		if x.req.OffLoop {
+			s.dataDL = s.cfg.now().Add(s.cfg.dataIdleTimeout()).UnixNano()
+		} else {
+			s.dataDL = x.lastData + s.cfg.dataIdleTimeout().Nanoseconds()
+		}
+		s.reschedule()
+	}
+}
+
+// transferFailed records a data-side failure. If the data command is out and
+// its final reply has not come, the session waits for that reply (so the control
+// connection stays in step) before reporting the failure.
+func (s *Session) transferFailed(err error) {
+	x := s.xfer
+	if x == nil {
+		return
+	}
+	if x.failed == nil {
+		x.failed = err
+	}
+	if x.req != nil && !x.dataDone {
+		x.dataDone = true
+		s.drv.CloseData(x.req)
+	}
+	s.dataDL = 0
+	if s.want != nil && !x.ctlDone {
+		s.note("transfer failed; waiting for the server's reply: " + err.Error())
+		if s.replyDL == 0 {
+			s.setReplyDL(s.cfg.replyTimeout())
+		}
+		return
+	}
+	s.finishTransfer(x.failed)
+}
+
+// finishTransfer completes the transfer request and returns the session to Ready.
+func (s *Session) finishTransfer(err error) {
+	x := s.xfer
+	if err == nil && x.failed != nil {
+		err = x.failed
+	}
+	verb := s.cur.Cmd.Verb
+	if err == nil && x.want > 0 && x.n != x.want {
+		err = &ftp.TransferError{Verb: verb, Got: x.n, Want: x.want, Reason: "size differs from the announced size"}
+	}
+	var re *ftp.Error
+	if err != nil && errors.As(err, &re) && x.cmdSent && (x.n > 0 || s.fsm.Current() == states.Transferring) {
+		// A failure reply after the transfer began: the bytes so far are not the file.
+		err = &ftp.TransferError{Verb: verb, Got: x.n, Want: x.wantOrUnknown(), Reason: "server reported failure", Err: err}
+	}
+	if x.req != nil && !x.dataDone {
+		x.dataDone = true
+		s.drv.CloseData(x.req)
+	}
+	if err == nil {
+		s.note(fmt.Sprintf("%s complete: %d bytes", verb, x.n))
+	}
+	s.complete(Result{Reply: x.ctlReply, Bytes: x.n, Err: err}, states.TransferDone)
+}
