@@ -309,6 +309,24 @@ func (c *Client) RetrFrom(ctx context.Context, path string, w io.Writer, offset 
 			return 0, err
 		}
 	}
+	return c.retr(ctx, path, w, offset, want)
+}
+
+// RetrFromSize is RetrFrom for a caller that already knows the file's size
+// (from Size or a listing): it sends no SIZE, and a download that delivers
+// another number of bytes than size-offset fails with an error that wraps
+// ftp.ErrIncomplete. A negative size means unknown: nothing is checked.
+func (c *Client) RetrFromSize(ctx context.Context, path string, w io.Writer, offset, size int64) (int64, error) {
+	want := int64(-1)
+	if size >= 0 {
+		if want = size - offset; want < 0 {
+			return 0, fmt.Errorf("%w: offset %d beyond the size %d of %s", ftp.ErrInvalidArgument, offset, size, path)
+		}
+	}
+	return c.retr(ctx, path, w, offset, want)
+}
+
+func (c *Client) retr(ctx context.Context, path string, w io.Writer, offset, want int64) (int64, error) {
 	// Want 0 means "unknown" to the session, so an empty file is not checked:
 	// there is nothing to be short of.
 	d := &session.Data{Sink: w, Offset: offset, Want: want, OffLoop: !c.opts.OnLoop}

@@ -2,6 +2,7 @@ package ftp
 
 import (
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -71,3 +72,13 @@ func (c Command) String() string {
 
 // GoString keeps %#v from printing a secret either.
 func (c Command) GoString() string { return fmt.Sprintf("ftp.Command{%q}", c.String()) }
+
+// Format applies every fmt verb to the masked form: without it, verbs such as
+// %d or %t print the struct's fields, secret included.
+func (c Command) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, c.GoString())
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), c.String())
+}

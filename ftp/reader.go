@@ -118,7 +118,8 @@ func (r *Reader) fail(reason string, line []byte) error {
 // line takes one line without its terminator.
 func (r *Reader) line(line []byte) (Reply, bool, error) {
 	if r.code != 0 { // inside a multi-line reply
-		if code, sep, ok := parseCode(line); ok && code == r.code && sep != '-' {
+		// Only "NNN " ends it, as in net/textproto: "NNN", "NNNx" are text.
+		if code, sep, ok := parseCode(line); ok && code == r.code && sep == ' ' {
 			rep := Reply{Code: code, Lines: append(r.lines, textAfterCode(line))}
 			r.code, r.lines = 0, nil
 			return rep, true, nil

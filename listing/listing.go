@@ -200,7 +200,9 @@ func ParseLine(line string, now time.Time) (Entry, error) {
 // starts with a space): "fact=value;fact=value; name". Fact names are
 // case-insensitive and stored lower-cased in Entry.Facts; the name starts
 // right after the first "; " and may itself contain ';' and spaces. A line
-// that is a single space followed by a name (no facts) is accepted.
+// without facts (a space then the name in MLSD, two spaces then the name in an
+// MLST reply) is accepted with empty, non-nil Facts. A blank line returns
+// ErrNoEntry; on error the Entry is the zero Entry.
 func ParseMLSx(line string) (Entry, error) {
 	line = trimEOL(line)
 	if len(line) > MaxLineLength {

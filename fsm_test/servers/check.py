@@ -16,6 +16,8 @@ import os
 import re
 import ssl
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 TIMEOUT = 20
 HOST = "127.0.0.1"
@@ -61,14 +63,15 @@ class Checker:
         self.ca = os.environ["ASYNCFTP_SERVERS_CA"]
         self.manifest = load_manifest(os.environ["ASYNCFTP_SERVERS_MANIFEST"])
         self.failures = 0
+        self.lines = []  # printed when the instance is done: instances are checked in parallel
 
     # -- helpers
     def ok(self, what):
-        print(f"[check] ok   {self.name}: {what}", flush=True)
+        self.lines.append(f"[check] ok   {self.name}: {what}")
 
     def fail(self, what):
         self.failures += 1
-        print(f"[check] FAIL {self.name}: {what}", flush=True)
+        self.lines.append(f"[check] FAIL {self.name}: {what}")
 
     def expect(self, cond, what, detail=""):
         if cond:
@@ -107,11 +110,14 @@ class Checker:
 
     # -- checks
     def run(self):
+        start = time.monotonic()
         self.step("anonymous session", self.anonymous)
         self.step("wrong password", self.wrong_password)
         self.step("user session", self.user_session)
         if self.tls:
             self.step("cleartext login", self.cleartext_refused)
+        self.lines.append(f"[check] {'ok  ' if self.failures == 0 else 'FAIL'} {self.name}: "
+                          f"{self.failures} failure(s), {time.monotonic() - start:.1f} s")
         return self.failures == 0
 
     def anonymous(self):
@@ -235,8 +241,21 @@ class Checker:
         self.fail("cleartext user login was accepted on a TLS instance")
 
 
+def check(name):
+    try:
+        c = Checker(name)
+    except Exception as e:  # noqa: BLE001 - e.g. its address is missing from run/env
+        return False, [f"[check] FAIL {name}: cannot set up: {type(e).__name__}: {e}"]
+    return c.run(), c.lines
+
+
 def main(names):
-    failed = [n for n in names if not Checker(n).run()]
+    failed = []
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        for name, (ok, lines) in zip(names, pool.map(check, names)):
+            print("\n".join(lines), flush=True)
+            if not ok:
+                failed.append(name)
     if failed:
         print(f"[check] FAILED: {' '.join(failed)}", flush=True)
         return 1

@@ -31,6 +31,7 @@ PUREFTPD_BIN=$CACHE/pure-ftpd/usr/sbin/pure-ftpd
 PROFTPD_BIN=$CACHE/proftpd-core/usr/sbin/proftpd
 
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
+umask 022
 
 log() { printf '[servers] %s\n' "$*" >&2; }
 die() { printf '[servers] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -109,12 +110,12 @@ cmd_install() {
         apt_update force
         (cd "$dl" && apt-get download -qq "$pkg") || die "apt-get download $pkg failed"
       fi
-      deb=$(ls -1 "$dl/${pkg}"_*.deb | head -n1)
+      deb=$(find "$dl" -maxdepth 1 -name "${pkg}_*.deb" | head -n1)
       rm -rf "$CACHE/$pkg.tmp"; mkdir -p "$CACHE/$pkg.tmp"
       dpkg -x "$deb" "$CACHE/$pkg.tmp"
       dpkg-deb -f "$deb" Version >"$CACHE/$pkg.tmp/.unpacked"
       cp "$deb" "$CACHE/$pkg.tmp/.deb"  # kept for lib_depends on later runs
-      rm -rf "$CACHE/$pkg"; mv "$CACHE/$pkg.tmp" "$CACHE/$pkg"
+      rm -rf "${CACHE:?}/$pkg"; mv "$CACHE/$pkg.tmp" "$CACHE/$pkg"
       log "$pkg: unpacked $(cat "$CACHE/$pkg/.unpacked") into $CACHE/$pkg"
     fi
     mapfile -t -O "${#want[@]}" want < <(lib_depends "$CACHE/$pkg/.deb")
@@ -172,11 +173,15 @@ alive() {
   st=${st##*) }; st=${st%% *}
   [[ -n $st && $st != Z && $st != X ]]
 }
+pgid_of() { local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; st=${st##*) }; read -r _ _ pg _ <<<"$st"; echo "$pg"; }
 any_alive() { local p; for p in "$@"; do alive "$p" && return 0; done; return 1; }
 
 descendants() {  # all descendants of pid $1, deepest last
   local c
-  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do echo "$c"; descendants "$c"; done
+  # shellcheck disable=SC2013 # the file holds space-separated pids
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    echo "$c"; descendants "$c"
+  done
 }
 
 # stop the given instances: TERM to each one's process group and descendants, KILL after
@@ -188,7 +193,7 @@ stop_instances() {
       mapfile -t pids < <(echo "$pid"; descendants "$pid")
       log "stopping $name (pid ${pids[*]})"
       # started with setsid: the server's pid is its process group
-      if [[ $(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ') == "$pid" ]]; then
+      if [[ $(pgid_of "$pid") == "$pid" ]]; then
         kill -TERM -- "-$pid" 2>/dev/null || true
       fi
       kill -TERM "${pids[@]}" 2>/dev/null || true
@@ -237,6 +242,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # first line the server sends on its control port
 greeting() {
+  # shellcheck disable=SC2016 # $1 is expanded by the inner bash
   timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     IFS= read -r -t 2 line <&3 || exit 1
     printf "%s" "${line%$'"'"'\r'"'"'}"; printf "QUIT\r\n" >&3' _ "$1" 2>/dev/null
@@ -351,7 +357,7 @@ EOF
 make_cert() {
   local dir=$1
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 \
-    -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj "/CN=localhost" \
+    -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj "/CN=localhost/CN=127.0.0.1" \
     -addext "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:::1" \
     -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign" \
@@ -415,8 +421,9 @@ EOF
 }
 
 write_proftpd_conf() {
-  local name=$1 tree=$2 port low high
+  local name=$1 tree=$2 port low high group
   port=$(port_of "$name"); read -r low high <<<"$(pasv_of "$name")"
+  group=$(id -gn "$ANONUSER")
   cat <<EOF
 # throwaway config written by servers.sh for instance $name
 ServerName              "asyncftp proftpd"
@@ -450,7 +457,7 @@ TimeoutIdle             300
 
 <Anonymous $tree>
   User                  $ANONUSER
-  Group                 $ANONUSER
+  Group                 $group
   UserAlias             anonymous $ANONUSER
   RequireValidShell     off
   <Limit WRITE SITE_CHMOD>
@@ -473,7 +480,7 @@ pureftpd_args() {
 start_instance() {  # prints pid
   local name=$1 tree=$2 bin pid
   bin=$(bin_of "$name")
-  local -a cmd
+  local -a cmd args
   case $name in
     vsftpd) write_vsftpd_conf "$name" no "$tree" >"$RUN/$name.conf"; cmd=("$bin" "$RUN/$name.conf") ;;
     vsftpd-tls) write_vsftpd_conf "$name" yes "$tree" >"$RUN/$name.conf"; cmd=("$bin" "$RUN/$name.conf") ;;
@@ -514,7 +521,7 @@ cmd_start() {
     log "note: other users cannot reach $RUN (a parent folder is closed): serving from $data"
   fi
   local tree=$data/tree home=$data/home
-  rm -rf -- "$RUN/tree" "$RUN/home" "$tree" "$home" "$RUN/logs" "$RUN/pids" "$RUN/vsftpd-empty"
+  rm -rf -- "${RUN:?}/tree" "${RUN:?}/home" "$tree" "$home" "$RUN/logs" "$RUN/pids" "$RUN/vsftpd-empty"
   rm -f -- "$RUN"/*.conf "$RUN"/*.cmdline "$RUN"/*.daemon.pid "$RUN/proftpd.scoreboard"* "$RUN/env" "$RUN/started"
   mkdir -p "$RUN/logs" "$RUN/pids" "$RUN/vsftpd-empty" "$data"
   chmod 755 "$RUN/vsftpd-empty" "$data"
@@ -594,6 +601,7 @@ cmd_check() {
     for name in "${ok[@]}"; do
       [[ $name == *-tls ]] || continue
       local out
+      # shellcheck disable=SC1091
       if out=$(source "$RUN/env"; curl -sS --max-time 20 --ssl-reqd --cacert "$RUN/cert.pem" \
                  --user "$ASYNCFTP_SERVERS_USER:$ASYNCFTP_SERVERS_PASS" \
                  "ftp://127.0.0.1:$(port_of "$name")/dir1/dir2/deep.txt" 2>&1) \
@@ -620,12 +628,12 @@ cmd_versions() {
   printf 'proftpd:   %s (Debian package %s)\n' "$v" "$(cat "$CACHE/proftpd-core/.unpacked")"
 }
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 
 main() {
-  local cmd=${1:-}
+  local sub=${1:-}
   [[ $# -gt 0 ]] && shift
-  case $cmd in
+  case $sub in
     install) cmd_install ;;
     start) cmd_start "$@" ;;
     stop) cmd_stop ;;

@@ -54,6 +54,7 @@ type trackedConn struct {
 	// Guarded by srv.mu.
 	pending []pendingPort // passive ports announced and not known to be used
 	touched bool          // the current data socket was read by PutFile
+	spent   any           // last data socket known to be used up
 }
 
 // pendingPort is a passive data port that goftp may still be accepting on.
@@ -144,12 +145,21 @@ func (s *Server) markUsed(remote string, sock any) {
 	if c == nil {
 		return
 	}
+	c.spent = sock
 	for i := len(c.pending) - 1; i >= 0; i-- {
 		if c.pending[i].sock == sock {
 			c.pending = append(c.pending[:i], c.pending[i+1:]...)
 			return
 		}
 	}
+}
+
+// isSpent reports whether sock is a data socket that was already used.
+func (s *Server) isSpent(remote string, sock any) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.connLocked(remote)
+	return c != nil && c.spent != nil && c.spent == sock
 }
 
 // setTouched sets or clears the "PutFile read the data socket" flag.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -190,8 +192,8 @@ func (c passiveCmd) Execute(sess *server.Session, param string) {
 }
 
 // dataCmd wraps the commands that use the data connection (RETR, STOR,
-// APPE, LIST, NLST, MLSD). Without a data connection it answers 425. With
-// one, it notices when the current passive socket has been used: goftp
+// APPE, LIST, NLST, MLSD). Without a fresh data connection it answers 425.
+// Otherwise it notices when the current passive socket has been used: goftp
 // drops it (DataConn becomes nil) after a download or a listing, and an
 // upload reads it through touchReader.
 type dataCmd struct {
@@ -203,9 +205,10 @@ type dataCmd struct {
 func (c dataCmd) Execute(sess *server.Session, param string) {
 	key := sess.RemoteAddr().String()
 	before := sess.DataConn()
-	if before == nil {
-		// goftp would panic (recovered, no reply: the client hangs) or,
-		// for listings, claim "226 ... sent N bytes" having sent nothing.
+	if before == nil || c.srv.isSpent(key, before) {
+		// goftp would panic (recovered, no reply: the client hangs), or
+		// for listings claim "226 ... sent N bytes" having sent nothing,
+		// or after an upload reuse the finished data connection.
 		sess.WriteMessage(425, "Use PASV, EPSV, PORT or EPRT first")
 		return
 	}
@@ -245,9 +248,68 @@ func (c quietStatCmd) Execute(sess *server.Session, param string) {
 	c.Command.Execute(sess, param)
 }
 
+// activeCmd guards PORT and EPRT: the address must parse and be the
+// client's own IP. goftp dials whatever address it is given (an FTP bounce)
+// and panics on malformed arguments (recovered, but no reply is sent).
+type activeCmd struct {
+	server.Command
+	name string
+}
+
+// Execute implements server.Command.
+func (c activeCmd) Execute(sess *server.Session, param string) {
+	host, ok := activeHost(c.name, param)
+	if !ok {
+		sess.WriteMessage(501, "Syntax error in "+c.name+" argument")
+		return
+	}
+	remote, _ := sess.RemoteAddr().(*net.TCPAddr)
+	if ip := net.ParseIP(host); ip == nil || remote == nil || !ip.Equal(remote.IP) {
+		sess.WriteMessage(501, "Data connections may only go to the client's own address")
+		return
+	}
+	c.Command.Execute(sess, param)
+}
+
+// activeHost extracts and sanity-checks the host of a PORT ("h1,h2,h3,h4,
+// p1,p2") or EPRT ("|af|host|port|") argument, in the shapes goftp's
+// parsers index without checking.
+func activeHost(cmd, param string) (string, bool) {
+	byteList := func(parts []string) bool {
+		for _, p := range parts {
+			if n, err := strconv.Atoi(strings.TrimSpace(p)); err != nil || n < 0 || n > 255 {
+				return false
+			}
+		}
+		return true
+	}
+	switch cmd {
+	case "PORT":
+		parts := strings.Split(param, ",")
+		if len(parts) != 6 || !byteList(parts) {
+			return "", false
+		}
+		return strings.Join(parts[:4], "."), true
+	case "EPRT":
+		if len(param) < 2 {
+			return "", false
+		}
+		parts := strings.Split(param, param[:1])
+		if len(parts) != 5 || (parts[1] != "1" && parts[1] != "2") {
+			return "", false
+		}
+		if n, err := strconv.Atoi(parts[3]); err != nil || n < 1 || n > 65535 {
+			return "", false
+		}
+		return parts[2], true
+	}
+	return "", false
+}
+
 // commands returns goftp's default command table with this package's
 // wrappers installed. Every wrapper keeps the wrapped command's IsExtend,
-// RequireParam and RequireAuth, so FEAT is unchanged.
+// RequireParam and RequireAuth, so FEAT is unchanged apart from LPRT,
+// which is removed.
 func (s *Server) commands() map[string]server.Command {
 	cmds := make(map[string]server.Command, len(server.DefaultCommands()))
 	for name, cmd := range server.DefaultCommands() {
@@ -265,5 +327,13 @@ func (s *Server) commands() map[string]server.Command {
 	for _, name := range []string{"SIZE", "STAT"} {
 		cmds[name] = quietStatCmd{Command: cmds[name], srv: s, name: name}
 	}
+	for _, name := range []string{"PORT", "EPRT"} {
+		cmds[name] = activeCmd{Command: cmds[name], name: name}
+	}
+	// goftp's LPRT calls a method on the data socket before checking that
+	// there is one: without an earlier PASV/PORT it panics (recovered, no
+	// reply). Nobody needs LPRT; without it FEAT no longer lists it and the
+	// command gets "500 Command not found".
+	delete(cmds, "LPRT")
 	return cmds
 }

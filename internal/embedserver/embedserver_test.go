@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -457,3 +458,68 @@ func TestGivenRootIsKept(t *testing.T) {
 		t.Fatalf("Close removed a caller's root: %v", err)
 	}
 }
+
+func TestConcurrentSessions(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s, err := Start(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := fileByPath(t, s.Files(), "1MiB.bin")
+	const clients = 6
+	errs := make(chan string, clients)
+	for i := 0; i < clients; i++ {
+		go func(i int) {
+			// t.Fatal must not be called off the test goroutine; report
+			// through the channel via a recovering helper instead.
+			errs <- runConcurrentClient(s, big, i)
+		}(i)
+	}
+	for i := 0; i < clients; i++ {
+		if msg := <-errs; msg != "" {
+			t.Error(msg)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runConcurrentClient downloads big, uploads a file and reads it back,
+// returning "" or a description of the first failure.
+func runConcurrentClient(s *Server, big File, i int) (failure string) {
+	ft := &fakeTB{}
+	defer func() {
+		if r := recover(); r != nil {
+			failure = fmt.Sprintf("client %d: %v", i, r)
+		}
+	}()
+	c := dialRaw(ft, s.Addr, nil)
+	defer c.tp.Close()
+	c.login(DefaultUser, DefaultPassword)
+	data, code, _ := c.retr("/"+big.Path, 0)
+	if code != 226 || sha256Hex(data) != big.SHA256 {
+		return fmt.Sprintf("client %d: RETR %d, sha %s", i, code, sha256Hex(data))
+	}
+	name := fmt.Sprintf("/upload-%d.bin", i)
+	want, _ := io.ReadAll(PatternReader(name, 200000+int64(i)))
+	if code, msg := c.store("STOR", name, bytes.NewReader(want), -1); code != 226 {
+		return fmt.Sprintf("client %d: STOR %d %s", i, code, msg)
+	}
+	got, code, _ := c.retr(name, 0)
+	if code != 226 || !bytes.Equal(got, want) {
+		return fmt.Sprintf("client %d: read-back %d, equal=%v", i, code, bytes.Equal(got, want))
+	}
+	c.expect(221, "QUIT")
+	return ""
+}
+
+// fakeTB lets rawClient run off the test goroutine: failures panic and
+// are turned into messages by the caller; cleanups are not used.
+type fakeTB struct{ testing.TB }
+
+func (*fakeTB) Helper()                         {}
+func (*fakeTB) Cleanup(func())                  {}
+func (*fakeTB) Fatalf(format string, a ...any)  { panic(fmt.Sprintf(format, a...)) }
+func (*fakeTB) Errorf(format string, a ...any)  { panic(fmt.Sprintf(format, a...)) }
+func (*fakeTB) Logf(format string, args ...any) {}

@@ -18,8 +18,9 @@ import (
 // listener and data connections. Steps, and Func's function, run in the
 // connection's own goroutine; a Conn must not be used from any other.
 type Conn struct {
-	srv *Server
-	n   int
+	srv     *Server
+	n       int
+	timeout time.Duration // how long steps wait for the client
 
 	raw    *net.TCPConn // the control connection's TCP socket
 	ctrl   net.Conn     // raw, or the *tls.Conn over it after StartTLS
@@ -50,7 +51,7 @@ var (
 )
 
 func newConn(s *Server, n int, raw *net.TCPConn) *Conn {
-	c := &Conn{srv: s, n: n, raw: raw, ctrl: raw, r: bufio.NewReader(raw)}
+	c := &Conn{srv: s, n: n, timeout: s.cfg.timeout, raw: raw, ctrl: raw, r: bufio.NewReader(raw)}
 	c.closers = append(c.closers, raw)
 	return c
 }
@@ -97,7 +98,7 @@ func (c *Conn) drain() {
 // close_notify alert if TLS is on, then a TCP FIN. Reading stays open.
 func (c *Conn) hangUp() {
 	if tc, ok := c.ctrl.(*tls.Conn); ok {
-		tc.SetWriteDeadline(time.Now().Add(c.srv.cfg.timeout))
+		tc.SetWriteDeadline(time.Now().Add(c.timeout))
 		tc.CloseWrite()
 	}
 	c.raw.CloseWrite()
@@ -138,8 +139,8 @@ func (c *Conn) closeAll() { c.abort() }
 // connection, counting from 1.
 func (c *Conn) N() int { return c.n }
 
-// Timeout returns how long steps wait for the client.
-func (c *Conn) Timeout() time.Duration { return c.srv.cfg.timeout }
+// Timeout returns how long steps on this connection wait for the client.
+func (c *Conn) Timeout() time.Duration { return c.timeout }
 
 // Done returns a channel that is closed when Server.Close is called. Func
 // code that waits for something should also wait for it.
@@ -198,7 +199,7 @@ func (c *Conn) ReadLine() (string, error) {
 // returned along with an error.
 func (c *Conn) readLine(withTimeout bool) (line string, crlf bool, err error) {
 	if withTimeout {
-		c.ctrl.SetReadDeadline(time.Now().Add(c.srv.cfg.timeout))
+		c.ctrl.SetReadDeadline(time.Now().Add(c.timeout))
 	}
 	s, err := c.r.ReadString('\n')
 	if err != nil {
@@ -229,9 +230,9 @@ func (c *Conn) readErr(err error, partial string) error {
 		return errClosed
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		if partial != "" {
-			return fmt.Errorf("client sent %q but no line end within %v", partial, c.srv.cfg.timeout)
+			return fmt.Errorf("client sent %q but no line end within %v", partial, c.timeout)
 		}
-		return fmt.Errorf("nothing from the client within %v", c.srv.cfg.timeout)
+		return fmt.Errorf("nothing from the client within %v", c.timeout)
 	case isPeerGone(err):
 		if partial != "" {
 			return fmt.Errorf("client sent %q without a line end, then closed the connection: %w", partial, io.ErrUnexpectedEOF)
@@ -268,7 +269,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 }
 
 func (c *Conn) write(p []byte) error {
-	c.ctrl.SetWriteDeadline(time.Now().Add(c.srv.cfg.timeout))
+	c.ctrl.SetWriteDeadline(time.Now().Add(c.timeout))
 	_, err := c.ctrl.Write(p)
 	return c.writeErr(err)
 }
@@ -280,7 +281,7 @@ func (c *Conn) writeErr(err error) error {
 	case c.srv.isClosed():
 		return errClosed
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("client did not read within %v", c.srv.cfg.timeout)
+		return fmt.Errorf("client did not read within %v", c.timeout)
 	}
 	return err
 }
@@ -323,7 +324,7 @@ func (c *Conn) addData(raw *net.TCPConn, cfg *tls.Config) error {
 	}
 	tc := tls.Server(raw, cfg)
 	d.c = tc
-	raw.SetDeadline(time.Now().Add(c.srv.cfg.timeout))
+	raw.SetDeadline(time.Now().Add(c.timeout))
 	if err := tc.Handshake(); err != nil {
 		if c.srv.isClosed() {
 			return errClosed

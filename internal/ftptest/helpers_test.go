@@ -77,7 +77,7 @@ func dial(t *testing.T, addr string) *client {
 }
 
 func newClient(t *testing.T, c net.Conn) *client {
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.SetDeadline(time.Now().Add(30 * time.Second))
 	return &client{t: t, conn: c, r: bufio.NewReader(c)}
 }
 
@@ -176,7 +176,7 @@ func dialData(t *testing.T, port int) net.Conn {
 		t.Fatalf("data dial: %v", err)
 	}
 	t.Cleanup(func() { d.Close() })
-	d.SetDeadline(time.Now().Add(10 * time.Second))
+	d.SetDeadline(time.Now().Add(30 * time.Second))
 	return d
 }
 

@@ -87,7 +87,7 @@ func (c *Conn) writeSlowly(w net.Conn, p []byte, perByte time.Duration) error {
 				return err
 			}
 		}
-		w.SetWriteDeadline(time.Now().Add(c.srv.cfg.timeout))
+		w.SetWriteDeadline(time.Now().Add(c.timeout))
 		if _, err := w.Write(p[i : i+1]); err != nil {
 			return c.writeErr(err)
 		}
@@ -105,6 +105,18 @@ func (c *Conn) sleep(d time.Duration) error {
 	case <-c.srv.done:
 		return errClosed
 	}
+}
+
+// SetTimeout sets how long the following steps on this connection wait for
+// the client (WithTimeout sets where every connection starts).
+func SetTimeout(d time.Duration) Step {
+	return newStep(fmt.Sprintf("SetTimeout(%v)", d), func(c *Conn) error {
+		if d <= 0 {
+			return fmt.Errorf("timeout %v is not positive", d)
+		}
+		c.timeout = d
+		return nil
+	})
 }
 
 // Delay waits for d (or until the server is closed) before the next step.
@@ -130,7 +142,7 @@ func InfiniteReply(prefix string, limit int64) Step {
 			if limit > 0 && int64(len(p)) > limit-sent {
 				p = p[:limit-sent]
 			}
-			c.ctrl.SetWriteDeadline(time.Now().Add(c.srv.cfg.timeout))
+			c.ctrl.SetWriteDeadline(time.Now().Add(c.timeout))
 			n, err := c.ctrl.Write(p)
 			sent += int64(n)
 			if err != nil {
@@ -161,7 +173,7 @@ func EndlessMultiline(code, count int) Step {
 				n++
 				buf = fmt.Appendf(buf, "%d-line %d\r\n", code, n)
 			}
-			c.ctrl.SetWriteDeadline(time.Now().Add(c.srv.cfg.timeout))
+			c.ctrl.SetWriteDeadline(time.Now().Add(c.timeout))
 			if _, err := c.ctrl.Write(buf); err != nil {
 				if isPeerGone(err) && !c.srv.isClosed() {
 					c.srv.logf(c.n, "S: %d-line 1 .. %d-line %d, then the client left", code, code, n)
@@ -277,7 +289,7 @@ func StartTLS(cfg *tls.Config) Step {
 			return errors.New("nil *tls.Config")
 		}
 		tc := tls.Server(readerConn{c.ctrl, c.r}, cfg)
-		c.ctrl.SetDeadline(time.Now().Add(c.srv.cfg.timeout))
+		c.ctrl.SetDeadline(time.Now().Add(c.timeout))
 		if err := tc.Handshake(); err != nil {
 			if c.srv.isClosed() {
 				return errClosed
@@ -357,14 +369,14 @@ func (c *Conn) acceptData(cfg *tls.Config) error {
 	if c.ln == nil {
 		return errors.New("no data listener open (missing Passive step, or DataRefuse closed it)")
 	}
-	c.ln.SetDeadline(time.Now().Add(c.srv.cfg.timeout))
+	c.ln.SetDeadline(time.Now().Add(c.timeout))
 	raw, err := c.ln.AcceptTCP()
 	if err != nil {
 		switch {
 		case c.srv.isClosed():
 			return errClosed
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			return fmt.Errorf("client did not open a data connection within %v", c.srv.cfg.timeout)
+			return fmt.Errorf("client did not open a data connection within %v", c.timeout)
 		}
 		return err
 	}
@@ -399,7 +411,7 @@ func (c *Conn) connectData(cfg *tls.Config) error {
 	if err != nil {
 		return err
 	}
-	d := net.Dialer{Timeout: c.srv.cfg.timeout}
+	d := net.Dialer{Timeout: c.timeout}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("data connection to %s: %w", addr, err)
@@ -484,7 +496,7 @@ func DataSend(b []byte) Step {
 		if err != nil {
 			return err
 		}
-		d.c.SetWriteDeadline(time.Now().Add(c.srv.cfg.timeout))
+		d.c.SetWriteDeadline(time.Now().Add(c.timeout))
 		if _, err := d.c.Write(b); err != nil {
 			return c.writeErr(err)
 		}
@@ -518,7 +530,7 @@ func DataReceive() Step {
 		var got []byte
 		buf := make([]byte, 32<<10)
 		for {
-			d.c.SetReadDeadline(time.Now().Add(c.srv.cfg.timeout))
+			d.c.SetReadDeadline(time.Now().Add(c.timeout))
 			n, err := d.c.Read(buf)
 			got = append(got, buf[:n]...)
 			if err == io.EOF {
@@ -529,7 +541,7 @@ func DataReceive() Step {
 				case c.srv.isClosed():
 					return errClosed
 				case errors.Is(err, os.ErrDeadlineExceeded):
-					return fmt.Errorf("nothing on the data connection for %v (%d bytes received)", c.srv.cfg.timeout, len(got))
+					return fmt.Errorf("nothing on the data connection for %v (%d bytes received)", c.timeout, len(got))
 				}
 				return fmt.Errorf("data connection failed after %d bytes: %w", len(got), err)
 			}
@@ -549,7 +561,7 @@ func DataClose() Step {
 		if err != nil {
 			return err
 		}
-		d.c.SetWriteDeadline(time.Now().Add(c.srv.cfg.timeout))
+		d.c.SetWriteDeadline(time.Now().Add(c.timeout))
 		d.c.Close()
 		c.srv.logf(c.n, "data: closed")
 		return nil
