@@ -21,6 +21,7 @@ import (
 	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/handlers"
 	"github.com/asyncftp/asyncftp/listing"
+	"github.com/asyncftp/asyncftp/netdriver"
 	"github.com/asyncftp/asyncftp/session"
 )
 
@@ -30,8 +31,12 @@ type Options struct {
 	// Config holds credentials, TLS mode, timeouts, limits and the transcript.
 	Config session.Config
 	// Engine runs the session. Nil: the client starts a private engine and
-	// stops it on Quit or Close.
+	// stops it on Quit or Close. FTPS sessions (Config.TLS set) run on the
+	// net.Conn driver instead, since gnet has no TLS; Engine is unused then.
 	Engine *engine.Engine
+	// TLS says how an FTPS server is authenticated: system roots and host name
+	// by default, or a CA pool, pinned keys, or (loudly) nothing.
+	TLS netdriver.TLSOptions
 	// ASCII selects TYPE A instead of TYPE I after login.
 	ASCII bool
 	// SkipSize stops Retr from asking SIZE first. With SIZE, a download that
@@ -43,7 +48,7 @@ type Options struct {
 }
 
 // Runner is what a Client needs from a driver: the gnet engine's *engine.Conn,
-// or another driver of the same session core (the TLS driver).
+// or another driver of the same session core (*netdriver.Conn, for TLS).
 type Runner interface {
 	Do(req *session.Request)
 	Abort(err error)
@@ -62,13 +67,19 @@ type Client struct {
 
 // Dial connects to addr (host:port), reads the greeting, logs in, and selects
 // the transfer type. It returns when the session is ready or has failed.
+//
+// With Config.TLS set the session runs on the net.Conn driver (package
+// netdriver): TLS from the first byte (TLSImplicit) or AUTH TLS after the
+// greeting (TLSExplicit), then PBSZ 0 and PROT P (PROT C with ClearData). A
+// server that refuses any of them fails the Dial with an error wrapping
+// ftp.ErrUnsupported; nothing goes on in clear text.
 func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
 	if o.Config.TLS != session.TLSNone {
-		return nil, fmt.Errorf("%w: TLS sessions need the TLS driver (client.DialTLS)", ftp.ErrUnsupported)
+		return dialNet(ctx, addr, o)
 	}
 	e := o.Engine
 	var own *engine.Engine
@@ -95,7 +106,20 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	return c.start(ctx, login)
 }
 
-// NewFromRunner wraps a session driven by another driver (see package tlsdriver).
+// dialNet runs the session on the net.Conn driver, which does TLS.
+func dialNet(ctx context.Context, addr string, o Options) (*Client, error) {
+	cfg := o.Config
+	conn, login, err := netdriver.Open(addr, &cfg, netdriver.Options{TLS: o.TLS})
+	if err != nil {
+		return nil, err
+	}
+	return NewFromRunner(ctx, conn, o, login, func() {
+		conn.Close()
+		<-conn.Done() // sockets closed, goroutines gone
+	})
+}
+
+// NewFromRunner wraps a session driven by another driver (see package netdriver).
 // login delivers the login result; closeFn, if set, runs on Quit and Close.
 func NewFromRunner(ctx context.Context, r Runner, opts Options, login <-chan session.Result, closeFn func()) (*Client, error) {
 	c := &Client{r: r, opts: opts, close: closeFn}

@@ -26,8 +26,9 @@ const (
 
 // closeGrace bounds how long Close waits for sessions to finish after it has
 // closed their control connections. Only a session stuck in a data transfer
-// whose client neither reads nor closes can take that long.
-const closeGrace = 10 * time.Second
+// whose client neither reads nor closes can take that long. A variable only
+// so that tests can shorten it.
+var closeGrace = 10 * time.Second
 
 // Options configure Start. The zero value serves a fresh generated sample
 // tree over plain FTP, with anonymous read-only access and the read-write
@@ -63,7 +64,9 @@ type Options struct {
 	PassivePorts string
 
 	// Logger receives goftp's log: every command (PASS masked), every
-	// reply and connection events, one line each. nil means silent.
+	// reply and connection events, one entry per line (the inner lines of
+	// multi-line replies follow, indented). nil means silent. Nothing is
+	// written after Close returns.
 	Logger io.Writer
 
 	// WelcomeMessage is the text of the 220 greeting (one line). "" keeps
@@ -83,7 +86,6 @@ type Server struct {
 	users     map[string]string
 	anonymous bool
 	driver    *fsDriver
-	ftp       *server.Server
 	ln        net.Listener
 	log       *logSink
 	serveDone chan struct{}
@@ -209,7 +211,6 @@ func (s *Server) start(opts Options) (*Server, error) {
 			return nil, errors.New("embedserver: goftp ListenAndServe did not fail as expected")
 		}
 	}
-	s.ftp = ftp
 
 	s.ln = &trackingListener{Listener: ln, srv: s}
 	var serveLn net.Listener = s.ln

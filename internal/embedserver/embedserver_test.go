@@ -523,3 +523,28 @@ func (*fakeTB) Cleanup(func())                  {}
 func (*fakeTB) Fatalf(format string, a ...any)  { panic(fmt.Sprintf(format, a...)) }
 func (*fakeTB) Errorf(format string, a ...any)  { panic(fmt.Sprintf(format, a...)) }
 func (*fakeTB) Logf(format string, args ...any) {}
+
+func TestCloseGivesUpOnStalledUpload(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	old := closeGrace
+	closeGrace = 300 * time.Millisecond
+	defer func() { closeGrace = old }()
+
+	s, err := Start(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, s.Addr, nil)
+	c.login(DefaultUser, DefaultPassword)
+	d := c.openData(c.pasv())
+	c.expect(150, "STOR /stalled.bin") // and then neither data nor close
+
+	err = s.Close()
+	if err == nil || !strings.Contains(err.Error(), "1 session(s) still in a data transfer") {
+		t.Fatalf("Close = %v, want the stalled-session error", err)
+	}
+	if err2 := s.Close(); err2 != err {
+		t.Errorf("second Close = %v, want the same error", err2)
+	}
+	_ = d.Close() // now goftp's session can finish; goleak checks it does
+}

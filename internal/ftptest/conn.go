@@ -70,7 +70,8 @@ func (c *Conn) serve() {
 		switch {
 		case terminal && i < len(script)-1:
 			c.srv.t.Errorf("ftptest: conn %d: script[%d] %s ends the script, but %d step(s) follow it", c.n, i, st.name, len(script)-1-i)
-		case terminal, c.srv.isClosed():
+		case terminal: // Close, Stall or Reset: the script's own end
+		case c.srv.isClosed(): // interrupted by Server.Close: nobody's fault
 		default:
 			c.srv.t.Errorf("ftptest: conn %d: script[%d] %s: %v", c.n, i, st.name, err)
 		}

@@ -24,7 +24,7 @@ import (
 
 // DefaultTimeout is how long a step waits for the client (a command line, a
 // data connection, a TLS handshake, the client reading what the server writes)
-// before it reports an error, unless WithTimeout says otherwise.
+// before it reports an error, unless WithTimeout or SetTimeout say otherwise.
 const DefaultTimeout = 5 * time.Second
 
 // TB is the part of testing.TB that the server uses; *testing.T, *testing.B

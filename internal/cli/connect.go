@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/asyncftp/asyncftp/client"
+	"github.com/asyncftp/asyncftp/engine"
+	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/session"
+	"github.com/asyncftp/asyncftp/transcript"
+)
+
+// common holds the flags every network command takes.
+type common struct {
+	verbose  bool
+	json     bool
+	quiet    bool
+	tls      bool
+	ca       string
+	insecure bool
+	timeout  time.Duration
+	noEPSV   bool
+
+	transfers bool // the command moves file data: progress flags apply
+}
+
+func (o *common) register(f *flagSet) {
+	f.boolVar(&o.verbose, "v,verbose", "print the live FTP transcript (C:/S: lines) on stderr; passwords masked")
+	f.boolVar(&o.json, "json", "print one JSON object per line on stdout, for scripts")
+	if o.transfers {
+		f.boolVar(&o.quiet, "q,quiet", "no progress bar and no messages, only errors")
+	}
+	f.boolVar(&o.tls, "tls", "explicit FTPS: AUTH TLS on an ftp:// URL (ftps:// is implicit FTPS)")
+	f.stringVar(&o.ca, "ca", "FILE", "FTPS: trust the PEM certificates in FILE instead of the system roots")
+	f.boolVar(&o.insecure, "insecure", "FTPS: do not verify the server's certificate (unsafe; says so on stderr)")
+	f.durationVar(&o.timeout, "timeout", "DURATION", "connect and reply timeout (default 15s to connect, 30s per reply)")
+	f.boolVar(&o.noEPSV, "no-epsv", "use PASV only (some firewalls and old servers mishandle EPSV)")
+}
+
+// session is one connection the command opened.
+type conn struct {
+	*client.Client
+	target *Target
+}
+
+// target parses a URL argument and applies --tls.
+func (o *common) target(raw string) (*Target, error) {
+	t, err := ParseURL(raw)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	if o.tls {
+		if t.TLS == session.TLSImplicit {
+			return nil, usageErrorf("--tls asks for explicit FTPS, but an ftps:// URL is implicit FTPS: use one or the other")
+		}
+		t.TLS = session.TLSExplicit
+	}
+	if t.TLS == session.TLSNone && (o.ca != "" || o.insecure) {
+		return nil, usageErrorf("--ca and --insecure apply to FTPS only: add --tls or use an ftps:// URL")
+	}
+	return t, nil
+}
+
+// tlsConfig builds the TLS client configuration that --ca and --insecure ask for.
+func (o *common) tlsConfig(t *Target) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: t.Host, MinVersion: tls.VersionTLS12}
+	if o.ca != "" {
+		pem, err := os.ReadFile(o.ca)
+		if err != nil {
+			return nil, usageErrorf("--ca: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usageErrorf("--ca: no PEM certificate in %s", o.ca)
+		}
+		cfg.RootCAs = pool
+	}
+	if o.insecure {
+		cfg.InsecureSkipVerify = true
+	}
+	return cfg, nil
+}
+
+// config builds the session configuration for t.
+func (o *common) config(e *Env, t *Target, sink transcript.Sink) (session.Config, Creds, error) {
+	creds, warnings := ResolveCreds(t, e.Getenv)
+	for _, w := range warnings {
+		fmt.Fprintf(e.Stderr, "asyncftp: warning: %s\n", w)
+	}
+	cfg := session.Config{
+		User:        creds.User,
+		Password:    creds.Password,
+		Account:     creds.Account,
+		TLS:         t.TLS,
+		DisableEPSV: o.noEPSV,
+		Transcript:  sink,
+	}
+	if o.timeout > 0 {
+		cfg.Timeouts.Greeting = o.timeout
+		cfg.Timeouts.Reply = o.timeout
+		cfg.Timeouts.DataConnect = o.timeout
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, creds, usageErrorf("credentials: %v", err)
+	}
+	return cfg, creds, nil
+}
+
+// transcriptSink returns the -v sink (nil without -v). withIDs prefixes each
+// line with its session id, for commands that run several sessions.
+func (o *common) transcriptSink(e *Env, withIDs bool) transcript.Sink {
+	if !o.verbose {
+		return nil
+	}
+	return newLineSink(e.Stderr, withIDs)
+}
+
+// dial connects and logs in. eng may be nil (a private engine). Failures are
+// connection errors (exit code 3).
+func (o *common) dial(ctx context.Context, e *Env, t *Target, eng *engine.Engine, sink transcript.Sink) (*conn, error) {
+	cfg, creds, err := o.config(e, t, sink)
+	if err != nil {
+		return nil, err
+	}
+	if t.TLS != session.TLSNone {
+		if _, err := o.tlsConfig(t); err != nil {
+			return nil, err
+		}
+		if o.insecure {
+			fmt.Fprintln(e.Stderr, "asyncftp: warning: --insecure: the server's certificate is NOT verified; anyone on the path can read and change this session")
+		}
+	}
+	c, err := client.Dial(ctx, t.Addr(), &client.Options{Config: cfg, Engine: eng})
+	if err != nil {
+		return nil, connectError(describeDialError(t, creds, err))
+	}
+	return &conn{Client: c, target: t}, nil
+}
+
+// describeDialError adds what the user can do about a failed login.
+func describeDialError(t *Target, creds Creds, err error) error {
+	var fe *ftp.Error
+	switch {
+	case t.TLS != session.TLSNone && errors.Is(err, ftp.ErrUnsupported):
+		return fmt.Errorf("FTPS is not available in this build yet (issue #7): %w", err)
+	case errors.As(err, &fe) && fe.Code == 530:
+		hint := ""
+		switch creds.Source {
+		case "none":
+			hint = fmt.Sprintf(" (no password for %s: set %s or add it to ~/.netrc)", creds.User, PasswordEnv)
+		case "anonymous":
+			hint = " (anonymous login refused: put a user in the URL)"
+		default:
+			hint = fmt.Sprintf(" (user %s, password from %s)", creds.User, creds.Source)
+		}
+		return fmt.Errorf("login to %s failed%s: %w", t.Addr(), hint, err)
+	}
+	return fmt.Errorf("connect to %s: %w", t.Addr(), err)
+}
+
+// quit ends the session politely; its error matters only when nothing else failed.
+func (c *conn) quit(ctx context.Context) error {
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if ctx.Err() != nil {
+		return c.Close()
+	}
+	return c.Quit(qctx)
+}

@@ -1,0 +1,230 @@
+package netdriver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/session"
+)
+
+// dataConn is one data connection, moved on a goroutine of its own.
+type dataConn struct {
+	ct  *ctrl
+	req *session.DataRequest
+
+	mu     sync.Mutex
+	raw    net.Conn // the TCP connection, once dialled
+	closed bool
+}
+
+// set records the dialled connection, or closes it if the session dropped
+// the transfer meanwhile.
+func (d *dataConn) set(c net.Conn) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		c.Close()
+		return false
+	}
+	d.raw = c
+	return true
+}
+
+// close drops the connection; any goroutine may call it.
+func (d *dataConn) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	if d.raw != nil {
+		d.raw.Close()
+	}
+}
+
+// run dials, lets the session send the transfer command, secures the
+// connection if asked, and moves the bytes. Its outcome goes to the session as
+// DataClosed; the session ignores it if it dropped the transfer.
+func (d *dataConn) run() {
+	ct, req := d.ct, d.req
+	defer ct.exec.submit(func() {
+		if ct.data == d {
+			ct.data = nil
+		}
+		ct.goroutineEnded()
+	})
+	n, err := d.transfer()
+	ct.exec.submit(func() { ct.s.DataClosed(req, n, err) })
+}
+
+func (d *dataConn) transfer() (int64, error) {
+	ct, req := d.ct, d.req
+	ctx, cancel := context.WithTimeout(ct.ctx, ct.opts.ConnectTimeout)
+	var dl net.Dialer
+	raw, err := dl.DialContext(ctx, req.Network, req.Addr)
+	cancel()
+	if err != nil {
+		return 0, dialError(req.Addr, err)
+	}
+	if !d.set(raw) {
+		return 0, ftp.ErrClosed
+	}
+	defer d.close()
+
+	// The transfer command goes out first: servers (goftp among them) start
+	// their side of the data handshake only once it has arrived.
+	ct.exec.call(func() { ct.s.DataOpened(req) })
+
+	idle := req.IdleTimeout
+	if idle <= 0 {
+		idle = time.Minute
+	}
+	var conn net.Conn = raw
+	if req.TLS {
+		tc, err := d.handshake(raw, idle)
+		if err != nil {
+			return 0, err
+		}
+		conn = tc
+	}
+	dc := &deadlineConn{Conn: conn, idle: idle}
+	switch {
+	case req.Upload:
+		return d.upload(dc, raw)
+	case req.OffLoop:
+		return io.Copy(req.Sink, dc)
+	default:
+		return d.downloadInSession(dc)
+	}
+}
+
+// handshake secures the data connection with the session's TLS config, so that
+// it resumes the control connection's TLS session, and notes whether it did.
+func (d *dataConn) handshake(raw net.Conn, idle time.Duration) (*tls.Conn, error) {
+	ct := d.ct
+	if ct.tls == nil {
+		return nil, fmt.Errorf("%w: protected data asked of a plain session", ftp.ErrUnsupported)
+	}
+	tc := tls.Client(raw, ct.tls.cfg)
+	ctx, cancel := context.WithTimeout(ct.ctx, idle)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("%w: %w", &ftp.TimeoutError{Op: "data TLS handshake"}, err)
+		}
+		return nil, handshakeError("data TLS handshake", d.req.Addr, ct.tls.cfg.ServerName, err)
+	}
+	cs := tc.ConnectionState()
+	note := "data connection TLS: full handshake, control session NOT resumed (" + tls.VersionName(cs.Version) + ")"
+	if cs.DidResume {
+		note = "data connection TLS: resumed the control connection's session (" + tls.VersionName(cs.Version) + ")"
+	}
+	if ct.tls.insecure() {
+		note += "; TLS certificate verification DISABLED"
+	}
+	ct.exec.submit(func() { ct.s.Note(note) })
+	return tc, nil
+}
+
+// upload copies the source to the server, then ends the stream in order
+// (close_notify, FIN) and waits for the server to close, so that its 226
+// cannot come before it has everything.
+func (d *dataConn) upload(dc *deadlineConn, raw net.Conn) (int64, error) {
+	ct, req := d.ct, d.req
+	var w io.Writer = dc
+	if !req.OffLoop {
+		// The session watches the idle deadline of an in-session transfer
+		// itself: tell it about the progress.
+		w = &progress{w: dc, sent: func(n int) { ct.exec.submit(func() { ct.s.DataSent(req, n) }) }}
+	}
+	buf := make([]byte, 32<<10)
+	// readerOnly hides WriterTo, so every Write is one buffer and renews the
+	// idle deadline.
+	n, err := io.CopyBuffer(w, readerOnly{req.Source}, buf)
+	if err == nil {
+		if tc, ok := dc.Conn.(*tls.Conn); ok {
+			err = tc.CloseWrite()
+		}
+		if tcp, ok := raw.(*net.TCPConn); ok && err == nil {
+			err = tcp.CloseWrite()
+		}
+		if err == nil {
+			_, _ = io.CopyBuffer(io.Discard, readerOnly{dc}, buf)
+		}
+	}
+	if !req.OffLoop {
+		n = 0 // already reported through DataSent
+	}
+	return n, err
+}
+
+// downloadInSession hands each read to the session (DataIn), which writes it
+// to the caller's sink and enforces the listing limit. It waits for each
+// chunk to be taken before reading the next.
+func (d *dataConn) downloadInSession(dc *deadlineConn) (int64, error) {
+	ct, req := d.ct, d.req
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := dc.Read(buf)
+		if n > 0 {
+			var derr error
+			ct.exec.call(func() { derr = ct.s.DataIn(req, buf[:n]) })
+			if derr != nil {
+				return 0, derr
+			}
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// deadlineConn renews an idle deadline before every read and write.
+type deadlineConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (d *deadlineConn) Read(p []byte) (int, error) {
+	_ = d.Conn.SetReadDeadline(time.Now().Add(d.idle))
+	n, err := d.Conn.Read(p)
+	return n, timeoutErr(err)
+}
+
+func (d *deadlineConn) Write(p []byte) (int, error) {
+	_ = d.Conn.SetWriteDeadline(time.Now().Add(d.idle))
+	n, err := d.Conn.Write(p)
+	return n, timeoutErr(err)
+}
+
+func timeoutErr(err error) error {
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+		return &ftp.TimeoutError{Op: "data idle"}
+	}
+	return err
+}
+
+type readerOnly struct{ r io.Reader }
+
+func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
+
+// progress reports each successful write.
+type progress struct {
+	w    io.Writer
+	sent func(int)
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if n > 0 {
+		p.sent(n)
+	}
+	return n, err
+}
