@@ -372,11 +372,12 @@ func copyData(c net.Conn, req *session.DataRequest) (int64, error) {
 	if req.Upload {
 		n, err := io.Copy(dc, req.Source)
 		if err == nil {
+			// The FIN tells the server the file is complete. Do not wait for
+			// the server to close its side: goftp, for one, keeps it open,
+			// and the 226 is what confirms the upload.
 			if tc, ok := c.(*net.TCPConn); ok {
 				err = tc.CloseWrite()
 			}
-			// Wait for the server to close its side, so the 226 is not early.
-			_, _ = io.Copy(io.Discard, dc)
 		}
 		return n, err
 	}

@@ -29,7 +29,7 @@ import (
 func leakCheck(t *testing.T) {
 	t.Helper()
 	opt := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+	t.Cleanup(func() { goleak.VerifyNone(t, opt, goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1")) })
 }
 
 // testCtx bounds a test's FTP calls; a hung transfer fails instead of hanging.

@@ -39,13 +39,13 @@ func (x *fakeExchange) Send(c ftp.Command, h Handler) error {
 	x.sent = append(x.sent, c)
 	return nil
 }
-func (x *fakeExchange) Expect(Handler)           { x.expected++ }
-func (x *fakeExchange) Fire(e string) error      { x.fired = append(x.fired, e); return nil }
-func (x *fakeExchange) SetResult(v any)          { x.result = v }
-func (x *fakeExchange) SetFeatures(f Features)   { x.feats = f }
-func (x *fakeExchange) RefuseEPSV()              { x.noEPSV = true }
-func (x *fakeExchange) StartTLS() error          { x.startTLS++; return nil }
-func (x *fakeExchange) Note(msg string)          { x.notes = append(x.notes, msg) }
+func (x *fakeExchange) Expect(Handler)         { x.expected++ }
+func (x *fakeExchange) Fire(e string) error    { x.fired = append(x.fired, e); return nil }
+func (x *fakeExchange) SetResult(v any)        { x.result = v }
+func (x *fakeExchange) SetFeatures(f Features) { x.feats = f }
+func (x *fakeExchange) RefuseEPSV()            { x.noEPSV = true }
+func (x *fakeExchange) StartTLS() error        { x.startTLS++; return nil }
+func (x *fakeExchange) Note(msg string)        { x.notes = append(x.notes, msg) }
 func (x *fakeExchange) OpenPassive(h string, p int) error {
 	x.passive = append(x.passive, h, p)
 	return nil

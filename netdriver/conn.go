@@ -298,6 +298,9 @@ func (ct *ctrl) OpenData(req *session.DataRequest) {
 		ct.s.DataClosed(req, 0, ftp.ErrClosed)
 		return
 	}
+	if old := ct.data; old != nil {
+		old.close() // an upload's socket left open for the server to close
+	}
 	d := &dataConn{ct: ct, req: req}
 	ct.data = d
 	ct.live++

@@ -22,6 +22,8 @@ type dataConn struct {
 	mu     sync.Mutex
 	raw    net.Conn // the TCP connection, once dialled
 	closed bool
+
+	reported bool // DataClosed submitted (data goroutine only)
 }
 
 // set records the dialled connection, or closes it if the session dropped
@@ -51,7 +53,7 @@ func (d *dataConn) close() {
 // connection if asked, and moves the bytes. Its outcome goes to the session as
 // DataClosed; the session ignores it if it dropped the transfer.
 func (d *dataConn) run() {
-	ct, req := d.ct, d.req
+	ct := d.ct
 	defer ct.exec.submit(func() {
 		if ct.data == d {
 			ct.data = nil
@@ -59,6 +61,17 @@ func (d *dataConn) run() {
 		ct.goroutineEnded()
 	})
 	n, err := d.transfer()
+	d.report(n, err)
+}
+
+// report tells the session that the data connection has ended (for an upload:
+// that everything was sent and the stream ended), once.
+func (d *dataConn) report(n int64, err error) {
+	if d.reported {
+		return
+	}
+	d.reported = true
+	ct, req := d.ct, d.req
 	ct.exec.submit(func() { ct.s.DataClosed(req, n, err) })
 }
 
@@ -132,9 +145,13 @@ func (d *dataConn) handshake(raw net.Conn, idle time.Duration) (*tls.Conn, error
 	return tc, nil
 }
 
-// upload copies the source to the server, then ends the stream in order
-// (close_notify, FIN) and waits for the server to close, so that its 226
-// cannot come before it has everything.
+// upload copies the source to the server and ends the stream in order
+// (close_notify, FIN). That is the end of the upload for the session. The
+// socket stays open, read and discarded, until the server closes it, the
+// session's next data connection or its end closes it, or it idles out: closing
+// it at once could answer bytes the server sent (TLS session tickets, say) with
+// a reset that destroys data the server has not read yet. Some servers (goftp)
+// never close an upload's data connection themselves.
 func (d *dataConn) upload(dc *deadlineConn, raw net.Conn) (int64, error) {
 	ct, req := d.ct, d.req
 	var w io.Writer = dc
@@ -154,12 +171,13 @@ func (d *dataConn) upload(dc *deadlineConn, raw net.Conn) (int64, error) {
 		if tcp, ok := raw.(*net.TCPConn); ok && err == nil {
 			err = tcp.CloseWrite()
 		}
-		if err == nil {
-			_, _ = io.CopyBuffer(io.Discard, readerOnly{dc}, buf)
-		}
 	}
 	if !req.OffLoop {
 		n = 0 // already reported through DataSent
+	}
+	if err == nil {
+		d.report(n, nil)
+		_, _ = io.CopyBuffer(io.Discard, readerOnly{dc}, buf)
 	}
 	return n, err
 }

@@ -90,11 +90,15 @@ func (s *Session) DataIn(req *DataRequest, p []byte) error {
 		s.replyDL = 0 // data flows: the final reply comes after it
 		s.reschedule()
 	}
-	if _, err := x.data.Sink.Write(p); err != nil {
+	n, err := x.data.Sink.Write(p)
+	x.n += int64(n) // what the sink took counts, so a resume starts after it
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
 		s.transferFailed(&ftp.TransferError{Verb: s.cur.Cmd.Verb, Got: x.n, Want: x.wantOrUnknown(), Reason: "writing the data failed", Err: err})
 		return err
 	}
-	x.n += int64(len(p))
 	return nil
 }
 
@@ -130,7 +134,10 @@ func (s *Session) DataClosed(req *DataRequest, n int64, err error) {
 		s.transferFailed(&ftp.TransferError{Verb: s.cur.Cmd.Verb, Got: 0, Want: x.wantOrUnknown(), Reason: "cannot open data connection to " + req.Addr, Err: err})
 	case err != nil:
 		s.transferFailed(&ftp.TransferError{Verb: s.cur.Cmd.Verb, Got: x.n, Want: x.wantOrUnknown(), Reason: "data connection broke", Err: err})
-	case !x.cmdSent:
+	case !x.cmdSent && !req.Upload:
+		// An upload may end before its command when REST goes first: the
+		// driver sends as soon as the connection is open, and the server
+		// reads the bytes and the FIN once STOR arrives. A download may not.
 		s.transferFailed(&ftp.TransferError{Verb: s.cur.Cmd.Verb, Got: x.n, Want: x.wantOrUnknown(), Reason: "data connection closed before the transfer began"})
 	case x.ctlDone:
 		s.finishTransfer(nil)
@@ -163,10 +170,12 @@ func (s *Session) sendNext() {
 func (s *Session) transferStep() {
 	x := s.xfer
 	switch {
+	case x.failed != nil:
+		// The data side failed first (a broken sink, a reset, a limit); a
+		// failure reply that follows is the server's view of the same event.
+		s.finishTransfer(x.failed)
 	case x.ctlErr != nil:
 		s.finishTransfer(x.ctlErr)
-	case x.failed != nil:
-		s.finishTransfer(x.failed)
 	case x.req == nil:
 		s.finishTransfer(&ftp.ProtocolError{Reason: "passive handler finished without naming a data address"})
 	case !x.cmdSent:

@@ -47,6 +47,7 @@ func (o *common) register(f *flagSet) {
 type conn struct {
 	*client.Client
 	target *Target
+	ended  bool
 }
 
 // target parses a URL argument and applies --tls.
@@ -164,12 +165,18 @@ func describeDialError(t *Target, creds Creds, err error) error {
 	return fmt.Errorf("connect to %s: %w", t.Addr(), err)
 }
 
-// quit ends the session politely; its error matters only when nothing else failed.
+// quit ends the session politely (QUIT, or a plain close once ctx is done).
+// It is idempotent, so commands defer it and also call it to see its error.
+// Not safe for concurrent use: each goroutine owns its conn.
 func (c *conn) quit(ctx context.Context) error {
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
+	if c.ended {
+		return nil
+	}
+	c.ended = true
 	if ctx.Err() != nil {
 		return c.Close()
 	}
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	return c.Quit(qctx)
 }

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+func init() {
+	register(&command{
+		name:    "mkdir",
+		args:    "URL",
+		summary: "create a remote folder",
+		help: `
+Create the folder a URL names (MKD). With -p, create the missing parent
+folders too, and succeed if the folder already exists.
+
+Examples:
+  asyncftp mkdir ftp://alice@example.org/incoming/2024
+  asyncftp mkdir -p ftp://alice@example.org/backup/2024/06/01`,
+		run: runMkdir,
+	})
+}
+
+func runMkdir(ctx context.Context, e *Env, args []string) error {
+	o := &common{}
+	fs := newFlagSet(commands["mkdir"])
+	var parents bool
+	fs.boolVar(&parents, "p,parents", "create parent folders as needed; no error if the folder exists")
+	o.register(fs)
+	pos, err := fs.parse(e, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	t, err := o.target(pos[0])
+	if err != nil {
+		return err
+	}
+	dir := strings.TrimRight(t.Path, "/")
+	if dir == "" {
+		return usageErrorf("the URL names no folder to create: %s", t)
+	}
+	c, err := o.dial(ctx, e, t, nil, o.transcriptSink(e, false))
+	if err != nil {
+		return err
+	}
+	defer c.quit(ctx)
+
+	p := newPrinter(e, o)
+	rec := Record{Op: "mkdir", URL: t.String(), Path: dir}
+	if parents {
+		err = mkdirAll(ctx, c, dir)
+	} else {
+		err = c.MakeDir(ctx, dir)
+	}
+	if err != nil {
+		p.record(errorRecord(rec, err), "")
+		return failure(fmt.Errorf("mkdir %s: %w", dir, err))
+	}
+	rec.Status = "ok"
+	p.record(rec, fmt.Sprintf("created %s", safeText(dir)))
+	return nil
+}
+
+// mkdirAll creates dir and its missing parents. A parent that cannot be
+// created is fine if it exists (CWD into it works); the last MKD must succeed
+// or the folder must exist.
+func mkdirAll(ctx context.Context, c *conn, dir string) error {
+	start, err := c.Pwd(ctx)
+	if err != nil {
+		return err
+	}
+	prefix := ""
+	if strings.HasPrefix(dir, "/") {
+		prefix = "/"
+	}
+	var made string
+	for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
+		if part == "" {
+			continue
+		}
+		if made == "" {
+			made = prefix + part
+		} else {
+			made += "/" + part
+		}
+		if mkErr := c.MakeDir(ctx, made); mkErr != nil {
+			if replyCode(mkErr) == 0 {
+				return mkErr // the session failed, not the MKD
+			}
+			// Exists already? Ask by changing into it, then back.
+			if cwdErr := c.Cwd(ctx, made); cwdErr != nil {
+				return mkErr
+			}
+			if err := c.Cwd(ctx, start); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
