@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/asyncftp/asyncftp/engine"
@@ -50,8 +51,11 @@ type Options struct {
 // Runner is what a Client needs from a driver: the gnet engine's *engine.Conn,
 // or another driver of the same session core (*netdriver.Conn, for TLS).
 type Runner interface {
+	// Do queues req on the session; req.Done runs on the driver's goroutine.
 	Do(req *session.Request)
+	// Abort ends the session at once with err.
 	Abort(err error)
+	// Run runs f with the session on the driver's goroutine.
 	Run(f func(*session.Session))
 }
 
@@ -62,6 +66,8 @@ type Client struct {
 	opts  Options
 	own   *engine.Engine
 	close func()
+
+	mu    sync.Mutex // guards feats
 	feats handlers.Features
 }
 
@@ -256,14 +262,18 @@ func (c *Client) Syst(ctx context.Context) (string, error) {
 
 // Feat asks FEAT (once; later calls return the first answer).
 func (c *Client) Feat(ctx context.Context) (handlers.Features, error) {
-	if c.feats != nil {
-		return c.feats, nil
+	if f := c.Features(); f != nil {
+		return f, nil
 	}
 	r, err := c.do(ctx, &session.Request{Cmd: ftp.Cmd("FEAT")})
 	if err != nil {
 		return nil, err
 	}
-	c.feats = r.Value.(handlers.Features)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.feats == nil {
+		c.feats = r.Value.(handlers.Features)
+	}
 	return c.feats, nil
 }
 
@@ -354,6 +364,11 @@ func (c *Client) retr(ctx context.Context, path string, w io.Writer, offset, wan
 	// Want 0 means "unknown" to the session, so an empty file is not checked:
 	// there is nothing to be short of.
 	d := &session.Data{Sink: w, Offset: offset, Want: want, OffLoop: !c.opts.OnLoop}
+	if d.OffLoop {
+		g := &gate{w: w}
+		defer g.close()
+		d.Sink = g
+	}
 	r, err := c.do(ctx, &session.Request{Cmd: ftp.Cmd("RETR", path), Data: d})
 	return r.Bytes, err
 }
@@ -379,6 +394,11 @@ func (c *Client) store(ctx context.Context, verb, path string, r io.Reader, offs
 		r = bytes.NewReader(nil)
 	}
 	d := &session.Data{Source: r, Offset: offset, OffLoop: !c.opts.OnLoop}
+	if d.OffLoop {
+		g := &gate{r: r}
+		defer g.close()
+		d.Source = g
+	}
 	res, err := c.do(ctx, &session.Request{Cmd: ftp.Cmd(verb, path), Data: d})
 	return res.Bytes, err
 }
@@ -442,4 +462,67 @@ func (c *Client) NameList(ctx context.Context, path string) ([]string, error) {
 }
 
 // Features returns the FEAT answer if Feat or List has run.
-func (c *Client) Features() handlers.Features { return c.feats }
+func (c *Client) Features() handlers.Features {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.feats
+}
+
+// Stat returns the facts MLST gives for path ("" = the current directory),
+// RFC 3659, parsed by listing.ParseMLSx: type, size, modification time and
+// the raw facts. Servers without MLST answer 500 or 502 (an *ftp.Error).
+func (c *Client) Stat(ctx context.Context, path string) (listing.Entry, error) {
+	cmd := ftp.Cmd("MLST")
+	if path != "" {
+		cmd.Arg = path
+	}
+	r, err := c.do(ctx, &session.Request{Cmd: cmd})
+	if err != nil {
+		return listing.Entry{}, err
+	}
+	line, _ := r.Value.(string)
+	e, err := listing.ParseMLSx(line)
+	if err != nil {
+		return listing.Entry{}, &ftp.ProtocolError{Reason: "MLST entry: " + err.Error(), Line: line}
+	}
+	return e, nil
+}
+
+// gate stands between an off-loop transfer's goroutine and the caller's
+// writer or reader. The session completes a transfer only once that goroutine
+// is done with them; but when the session dies first (a cancelled context,
+// Close), the request fails at once. close then waits out a Write or Read in
+// progress and refuses later ones, so nothing touches the caller's w or r
+// after Retr or Stor has returned.
+type gate struct {
+	mu     sync.Mutex
+	w      io.Writer
+	r      io.Reader
+	closed bool
+}
+
+// Write implements io.Writer.
+func (g *gate) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, ftp.ErrCanceled
+	}
+	return g.w.Write(p)
+}
+
+// Read implements io.Reader.
+func (g *gate) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, ftp.ErrCanceled
+	}
+	return g.r.Read(p)
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}

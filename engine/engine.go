@@ -42,7 +42,7 @@ type Engine struct {
 	h       *handler
 	loops   []*loop
 	ticked  atomic.Pointer[[]*loop] // loops, published for the ticker goroutine
-	anchors []*os.File // our ends of the socket pairs that hold each loop
+	anchors []*os.File              // our ends of the socket pairs that hold each loop
 
 	mu       sync.Mutex // guards stopping and the WaitGroup's Add
 	stopping bool
@@ -132,6 +132,10 @@ func (e *Engine) Active() int { return int(e.active.Load()) }
 // (optional) runs on that loop with the login's result. Work queued with
 // Conn.Do before the login finishes waits for it.
 func (e *Engine) Open(addr string, cfg *session.Config, onLogin func(*Conn, session.Result)) (*Conn, error) {
+	return e.open(addr, cfg, loginFunc(onLogin))
+}
+
+func (e *Engine) open(addr string, cfg *session.Config, obs Observer) (*Conn, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -145,16 +149,48 @@ func (e *Engine) Open(addr string, cfg *session.Config, onLogin func(*Conn, sess
 
 	l := e.loops[int(e.rr.Add(1)-1)%len(e.loops)]
 	ct := &ctrl{e: e, loop: l, idx: -1}
+	ct.conn.ct = ct
 	ct.s = session.New(e.next.Add(1), cfg, ct)
-	conn := &Conn{ct: ct}
-	ct.onLogin = func(r session.Result) {
-		if onLogin != nil {
-			onLogin(conn, r)
-		}
+	if obs == nil {
+		obs = loginFunc(nil)
 	}
+	ct.obs = obs
 	e.active.Add(1)
 	go e.dial(ct, addr)
-	return conn, nil
+	return &ct.conn, nil
+}
+
+// Observer hears how a session started by [Engine.OpenObserved] progresses. Its
+// methods run on the session's loop and must not block; there, [Conn.Session]
+// gives the session itself.
+type Observer interface {
+	// Connected runs once the control connection is up, before the greeting.
+	Connected(c *Conn)
+	// LoggedIn runs once with the login's result; Err is set when the login
+	// failed or the connection could not be made (Connected never ran then).
+	LoggedIn(c *Conn, r session.Result)
+	// Ended runs once, last, when the session is over and its control
+	// connection closed (or never opened), with the session's error: nil
+	// after a clean QUIT. A session that dies while idle is reported here only.
+	Ended(c *Conn, err error)
+}
+
+// OpenObserved is Open with an Observer instead of a login callback: one value
+// per session (a swarm's record of it, say) instead of a closure, and a
+// notice when the TCP connection is up. obs may be nil.
+func (e *Engine) OpenObserved(addr string, cfg *session.Config, obs Observer) (*Conn, error) {
+	return e.open(addr, cfg, obs)
+}
+
+// loginFunc adapts Open's callback to an Observer.
+type loginFunc func(*Conn, session.Result)
+
+func (loginFunc) Connected(*Conn)    {}
+func (loginFunc) Ended(*Conn, error) {}
+func (f loginFunc) LoggedIn(c *Conn, r session.Result) {
+	if f != nil {
+		f(c, r)
+	}
 }
 
 // dial runs on its own goroutine: connect with a timeout, then enrol the
@@ -240,6 +276,10 @@ type Conn struct{ ct *ctrl }
 
 // ID returns the session id.
 func (c *Conn) ID() uint64 { return c.ct.s.ID() }
+
+// Session returns the session itself. Only code running on the session's loop
+// (an Observer, a Request's Done, a function given to Run) may use it.
+func (c *Conn) Session() *session.Session { return c.ct.s }
 
 // Do queues a request on the session's loop. req.Done runs on the loop.
 func (c *Conn) Do(req *session.Request) {

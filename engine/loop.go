@@ -59,12 +59,13 @@ func (d *deadlines) Pop() any {
 
 // ctrl is a session's control connection and its session.Driver.
 type ctrl struct {
-	e       *Engine
-	loop    *loop
-	s       *session.Session
-	c       gnet.Conn // nil until enrolled
-	data    *dataConn
-	onLogin func(session.Result)
+	e    *Engine
+	loop *loop
+	s    *session.Session
+	c    gnet.Conn // nil until enrolled
+	data *dataConn
+	conn Conn     // the handle Open returned
+	obs  Observer // never nil: Open stores a loginFunc
 
 	dl  int64 // deadline in the heap, unix nanoseconds
 	idx int   // heap index, -1 when not in the heap
@@ -80,11 +81,20 @@ func (ct *ctrl) opened(c gnet.Conn) {
 	ct.loop.sessions[ct] = struct{}{}
 	if ct.s.Terminal() { // closed while dialling: the login never started
 		ct.closing = true
-		ct.onLogin(session.Result{Err: ct.s.Err()})
+		ct.obs.LoggedIn(&ct.conn, session.Result{Err: ct.s.Err()})
 		return
 	}
-	ct.s.Connected(c.RemoteAddr().String(), c.LocalAddr().String(), ct.onLogin)
+	ct.obs.Connected(&ct.conn)
+	if ct.s.Terminal() { // the observer closed it
+		ct.closing = true
+		ct.obs.LoggedIn(&ct.conn, session.Result{Err: ct.s.Err()})
+		return
+	}
+	ct.s.Connected(c.RemoteAddr().String(), c.LocalAddr().String(), ct.loggedIn)
 }
+
+// loggedIn is the login request's completion.
+func (ct *ctrl) loggedIn(r session.Result) { ct.obs.LoggedIn(&ct.conn, r) }
 
 func (ct *ctrl) connectFailed(err error) {
 	if ct.ended {
@@ -93,7 +103,8 @@ func (ct *ctrl) connectFailed(err error) {
 	ct.ended = true
 	ct.e.active.Add(-1)
 	ct.s.Abort(err)
-	ct.onLogin(session.Result{Err: err})
+	ct.obs.LoggedIn(&ct.conn, session.Result{Err: err})
+	ct.obs.Ended(&ct.conn, err)
 }
 
 func (ct *ctrl) closed(err error) {
@@ -110,6 +121,7 @@ func (ct *ctrl) closed(err error) {
 	if d := ct.data; d != nil {
 		d.drop()
 	}
+	ct.obs.Ended(&ct.conn, ct.s.Err())
 }
 
 // Write implements session.Driver.
@@ -133,7 +145,8 @@ func (ct *ctrl) OpenData(req *session.DataRequest) {
 	ct.e.wg.Add(1)
 	ct.e.mu.Unlock()
 	if req.OffLoop {
-		d.off = &offLoop{}
+		ctx, cancel := context.WithCancel(ct.e.dialCtx)
+		d.off = &offLoop{ctx: ctx, cancel: cancel}
 		go d.runOffLoop()
 		return
 	}
@@ -199,6 +212,7 @@ type dataConn struct {
 	req *session.DataRequest
 	c   gnet.Conn // on-loop connection, once open
 	off *offLoop  // set for off-loop transfers
+	act *acceptor // active mode: the listener, until the server has connected
 
 	dropped    bool // the session no longer wants it
 	inCallback bool
@@ -215,6 +229,12 @@ func (d *dataConn) dial() {
 		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, dialError(d.req.Addr, err)) })
 		return
 	}
+	d.enroll(c)
+}
+
+// enroll puts an established data connection (dialled, or accepted in active
+// mode) on the session's loop; OnOpen then reports it to the session.
+func (d *dataConn) enroll(c net.Conn) {
 	res, err := d.ct.loop.el.Enroll(gnet.NewContext(context.Background(), d), c)
 	if err != nil {
 		c.Close()
@@ -296,6 +316,9 @@ func (d *dataConn) drop() {
 		return
 	}
 	d.dropped = true
+	if d.act != nil {
+		d.act.close()
+	}
 	if d.off != nil {
 		d.off.close()
 		return
@@ -305,8 +328,12 @@ func (d *dataConn) drop() {
 	}
 }
 
-// offLoop holds a data connection moved to a goroutine of its own.
+// offLoop holds a data connection moved to a goroutine of its own. Its
+// context ends when the session drops the transfer or the engine closes.
 type offLoop struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	mu     sync.Mutex
 	conn   net.Conn
 	closed bool
@@ -325,11 +352,12 @@ func (o *offLoop) set(c net.Conn) bool {
 
 func (o *offLoop) close() {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	o.closed = true
 	if o.conn != nil {
 		o.conn.Close()
 	}
+	o.mu.Unlock()
+	o.cancel()
 }
 
 // runOffLoop dials and moves a whole transfer on this goroutine, blocking on
@@ -337,16 +365,32 @@ func (o *offLoop) close() {
 // server back meanwhile, and the loop is never involved until the end.
 func (d *dataConn) runOffLoop() {
 	defer d.ct.e.wg.Done()
+	// Every way out reports DataClosed: the session waits for it before it
+	// completes the request, as this goroutine may use the caller's writer
+	// or reader until then.
+	ctx := d.off.ctx
 	dl := net.Dialer{Timeout: d.ct.e.opts.ConnectTimeout}
-	c, err := dl.DialContext(d.ct.e.dialCtx, d.req.Network, d.req.Addr)
+	c, err := dl.DialContext(ctx, d.req.Network, d.req.Addr)
 	if err != nil {
 		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, dialError(d.req.Addr, err)) })
 		return
 	}
+	d.moveOffLoop(c)
+}
+
+// moveOffLoop moves the transfer's bytes over the established connection c
+// (dialled, or accepted in active mode) on the calling goroutine, and reports
+// the outcome with DataClosed.
+func (d *dataConn) moveOffLoop(c net.Conn) {
+	ctx := d.off.ctx
 	if !d.off.set(c) {
+		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, ftp.ErrClosed) })
 		return
 	}
 	defer d.off.close()
+	// Dropped by the session or the engine closing: unblock the copy.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
 	started := make(chan struct{})
 	d.ct.later(func() {
 		d.ct.s.DataOpened(d.req)
@@ -356,7 +400,7 @@ func (d *dataConn) runOffLoop() {
 	// dropped (close unblocks the copy below anyway).
 	select {
 	case <-started:
-	case <-d.ct.e.dialCtx.Done():
+	case <-ctx.Done():
 	}
 	n, err := copyData(c, d.req)
 	d.ct.later(func() { d.ct.s.DataClosed(d.req, n, err) })
@@ -395,11 +439,27 @@ func (d *deadlineConn) Read(p []byte) (int, error) {
 	return n, timeoutErr(err)
 }
 
+// Write sends p in pieces of at most writeChunk bytes, renewing the idle
+// deadline for each: a source with WriteTo (bytes.Reader) hands io.Copy its
+// whole content in one Write, and a slow but steady server must not make that
+// one call look idle.
 func (d *deadlineConn) Write(p []byte) (int, error) {
-	_ = d.Conn.SetWriteDeadline(time.Now().Add(d.idle))
-	n, err := d.Conn.Write(p)
-	return n, timeoutErr(err)
+	var sent int
+	for len(p) > 0 {
+		k := min(len(p), writeChunk)
+		_ = d.Conn.SetWriteDeadline(time.Now().Add(d.idle))
+		n, err := d.Conn.Write(p[:k])
+		sent += n
+		if err != nil {
+			return sent, timeoutErr(err)
+		}
+		p = p[k:]
+	}
+	return sent, nil
 }
+
+// writeChunk is the most an off-loop upload writes under one idle deadline.
+const writeChunk = 256 << 10
 
 func timeoutErr(err error) error {
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +30,9 @@ import (
 func leakCheck(t *testing.T) {
 	t.Helper()
 	opt := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, opt, goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1")) })
+	t.Cleanup(func() {
+		goleak.VerifyNone(t, opt, goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1"))
+	})
 }
 
 // testCtx bounds a test's FTP calls; a hung transfer fails instead of hanging.
@@ -178,14 +181,18 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 }
 
 // slowWriter sleeps before each Write: a blocking sink, only for off-loop use.
+// n counts the bytes written, readable from any goroutine.
 type slowWriter struct {
 	w     io.Writer
 	delay time.Duration
+	n     atomic.Int64
 }
 
 func (s *slowWriter) Write(p []byte) (int, error) {
 	time.Sleep(s.delay)
-	return s.w.Write(p)
+	n, err := s.w.Write(p)
+	s.n.Add(int64(n))
+	return n, err
 }
 
 // ---- scripted servers ----

@@ -9,8 +9,8 @@ import (
 // Command is one request line on the control connection: a verb such as "RETR"
 // and an optional argument.
 type Command struct {
-	Verb string
-	Arg  string
+	Verb string // the command name, such as "USER" or "RETR"; sent as given
+	Arg  string // the argument after one space; "" sends the verb alone
 }
 
 // Cmd builds a Command. It is shorthand for Command{Verb: verb, Arg: arg}.

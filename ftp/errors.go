@@ -27,14 +27,15 @@ var (
 )
 
 // Error is a failure reply from the server (4yz or 5yz, or an unexpected code).
-// Use errors.As to read the code; errors.Is(err, ErrTransient) style checks can use
-// [Error.Temporary].
+// Use errors.As to read the code, and [Error.Temporary] to tell a 4yz reply (the
+// same request may work later) from a 5yz one.
 type Error struct {
 	Code int    // the three-digit reply code
 	Msg  string // the reply text, lines joined by "\n"
 	Verb string // the command it answered ("" for the greeting)
 }
 
+// Error shows the command, the code and the text: "ftp: RETR: 550 No such file".
 func (e *Error) Error() string {
 	if e.Verb == "" {
 		return fmt.Sprintf("ftp: %03d %s", e.Code, e.Msg)
@@ -47,10 +48,11 @@ func (e *Error) Temporary() bool { return e.Code/100 == 4 }
 
 // ProtocolError describes input that is not a valid FTP reply stream.
 type ProtocolError struct {
-	Reason string
+	Reason string // what was wrong, in a few words
 	Line   string // the offending line, cut to a short prefix
 }
 
+// Error shows the reason and the quoted offending line.
 func (e *ProtocolError) Error() string {
 	if e.Line == "" {
 		return "ftp: protocol error: " + e.Reason
@@ -66,6 +68,7 @@ type TimeoutError struct {
 	Op string // "connect", "greeting", "reply to RETR", "data", "idle", …
 }
 
+// Error names the deadline that passed: "ftp: timeout: greeting".
 func (e *TimeoutError) Error() string { return "ftp: timeout: " + e.Op }
 
 // Unwrap makes errors.Is(err, ErrTimeout) true.
@@ -76,10 +79,11 @@ func (e *TimeoutError) Timeout() bool { return true }
 
 // ArgumentError is a command refused before sending.
 type ArgumentError struct {
-	Verb   string
-	Reason string
+	Verb   string // the command that was refused
+	Reason string // why; never quotes a secret argument
 }
 
+// Error names the command and the reason.
 func (e *ArgumentError) Error() string {
 	return fmt.Sprintf("ftp: invalid argument to %s: %s", e.Verb, e.Reason)
 }
@@ -92,10 +96,12 @@ type TransferError struct {
 	Verb   string // RETR, STOR, LIST, …
 	Got    int64  // bytes moved
 	Want   int64  // bytes expected, -1 when unknown
-	Reason string
-	Err    error // the underlying cause, if any (a reply error, a reset, …)
+	Reason string // how it fell short, when there is more to say than Err
+	Err    error  // the underlying cause, if any (a reply error, a reset, …)
 }
 
+// Error shows the command, the bytes moved (and expected, when known), the
+// reason and the cause.
 func (e *TransferError) Error() string {
 	s := fmt.Sprintf("ftp: %s incomplete after %d bytes", e.Verb, e.Got)
 	if e.Want >= 0 {
@@ -122,6 +128,8 @@ type ClosedError struct {
 	Err    error  // the network error, nil for a clean EOF
 }
 
+// Error says what the session was doing when the connection ended, and the
+// network error if there was one.
 func (e *ClosedError) Error() string {
 	if e.Err == nil {
 		return "ftp: connection closed by server during " + e.During

@@ -6,10 +6,11 @@ import "strings"
 //
 // Lines holds the text of each line. For the first and the last line the code and
 // its separator are removed; lines in between of a multi-line reply are kept as
-// received, since RFC 959 lets them say anything.
+// received, since RFC 959 lets them say anything, except that a leading "NNN-"
+// with the reply's own code is removed too.
 type Reply struct {
-	Code  int
-	Lines []string
+	Code  int      // the three-digit reply code, 100 to 599
+	Lines []string // the text of each line, at least one
 }
 
 // Message joins the reply's lines with newlines.

@@ -20,6 +20,7 @@ func (printDriver) CloseData(*session.DataRequest) {}
 func (printDriver) StartTLS()                      {}
 func (printDriver) Close()                         { fmt.Println("driver: close") }
 func (printDriver) Reschedule(time.Time)           {}
+func (printDriver) Listen(*session.DataRequest)    {}
 
 // A custom handler for SITE UMASK, registered by name: the session calls it
 // for the reply and hands its result to the caller, with no change to the

@@ -28,10 +28,12 @@ type Handler func(x Exchange, r ftp.Reply) error
 type Exchange interface {
 	// Command is the command this reply answers.
 	Command() ftp.Command
-	// User, Password and Account are the login credentials. Password is only for
-	// the PASS handler; it never appears in transcripts or errors.
+	// User is the login name ("anonymous" when none is configured).
 	User() string
+	// Password is the login password, for the PASS handler only; the session
+	// keeps it out of transcripts and errors, and so must a handler.
 	Password() string
+	// Account is the account for servers that answer 332 ("" when none).
 	Account() string
 	// WantTLS reports whether the session must secure the control connection with
 	// AUTH TLS before it logs in.

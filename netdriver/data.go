@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/asyncftp/asyncftp/ftp"
@@ -20,7 +21,8 @@ type dataConn struct {
 	req *session.DataRequest
 
 	mu     sync.Mutex
-	raw    net.Conn // the TCP connection, once dialled
+	raw    net.Conn     // the TCP connection, once dialled
+	ln     net.Listener // active mode: the listener, until the server connects
 	closed bool
 
 	reported bool // DataClosed submitted (data goroutine only)
@@ -47,6 +49,9 @@ func (d *dataConn) close() {
 	if d.raw != nil {
 		d.raw.Close()
 	}
+	if d.ln != nil {
+		d.ln.Close()
+	}
 }
 
 // run dials, lets the session send the transfer command, secures the
@@ -61,7 +66,10 @@ func (d *dataConn) run() {
 		ct.goroutineEnded()
 	})
 	n, err := d.transfer()
+	// Report before closing: the server's reaction to the close (a 426, say)
+	// then reaches the session after the cause.
 	d.report(n, err)
+	d.close()
 }
 
 // report tells the session that the data connection has ended (for an upload:
@@ -77,17 +85,13 @@ func (d *dataConn) report(n int64, err error) {
 
 func (d *dataConn) transfer() (int64, error) {
 	ct, req := d.ct, d.req
-	ctx, cancel := context.WithTimeout(ct.ctx, ct.opts.ConnectTimeout)
-	var dl net.Dialer
-	raw, err := dl.DialContext(ctx, req.Network, req.Addr)
-	cancel()
+	raw, err := d.connect() // dial, or listen and accept in active mode (active.go)
 	if err != nil {
-		return 0, dialError(req.Addr, err)
+		return 0, err
 	}
 	if !d.set(raw) {
 		return 0, ftp.ErrClosed
 	}
-	defer d.close()
 
 	// The transfer command goes out first: servers (goftp among them) start
 	// their side of the data handshake only once it has arrived.
@@ -102,6 +106,9 @@ func (d *dataConn) transfer() (int64, error) {
 		tc, err := d.handshake(raw, idle)
 		if err != nil {
 			return 0, err
+		}
+		if tc == nil {
+			return 0, nil // closed before the handshake: an empty download
 		}
 		conn = tc
 	}
@@ -118,20 +125,47 @@ func (d *dataConn) transfer() (int64, error) {
 
 // handshake secures the data connection with the session's TLS config, so that
 // it resumes the control connection's TLS session, and notes whether it did.
+//
+// A server that closes a download's connection without a handshake (goftp does
+// for an empty file: it never writes, so its side never starts TLS, and its
+// close may even reset our unread ClientHello) sent nothing: handshake returns
+// nil, nil, the download is empty, and the control connection's reply decides
+// whether that is right. An attacker on the path gains nothing new: cutting a
+// protected stream at a record boundary looks the same to crypto/tls, which is
+// why a transfer's length is checked against SIZE and the 226, both protected.
 func (d *dataConn) handshake(raw net.Conn, idle time.Duration) (*tls.Conn, error) {
 	ct := d.ct
 	if ct.tls == nil {
 		return nil, fmt.Errorf("%w: protected data asked of a plain session", ftp.ErrUnsupported)
 	}
-	tc := tls.Client(raw, ct.tls.cfg)
+	cfg := ct.tls.cfg
+	var saved *tls.ClientSessionState
+	if cfg.ClientSessionCache != nil && !cfg.SessionTicketsDisabled {
+		saved, _ = cfg.ClientSessionCache.Get(cfg.ServerName)
+	}
+	tc := tls.Client(raw, cfg)
 	ctx, cancel := context.WithTimeout(ct.ctx, idle)
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
+		transport := transportFailure(err)
+		if saved != nil && transport {
+			// crypto/tls drops the ticket after any failed resumption (RFC
+			// 5077's advice against bad tickets). A broken connection says
+			// nothing about the ticket, and without it every later data
+			// connection would fail on a server that demands reuse.
+			cfg.ClientSessionCache.Put(cfg.ServerName, saved)
+		}
+		switch {
+		case transport && !d.req.Upload && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+			ct.exec.submit(func() { ct.s.Note("data connection closed by the server before its TLS handshake: no data") })
+			return nil, nil
+		case errors.Is(err, io.EOF):
+			err = io.ErrUnexpectedEOF // not a clean end: nothing was sent
+		case ctx.Err() == context.DeadlineExceeded:
 			err = fmt.Errorf("%w: %w", &ftp.TimeoutError{Op: "data TLS handshake"}, err)
 		}
-		return nil, handshakeError("data TLS handshake", d.req.Addr, ct.tls.cfg.ServerName, err)
+		return nil, handshakeError("data TLS handshake", d.req.Addr, cfg.ServerName, err)
 	}
 	cs := tc.ConnectionState()
 	note := "data connection TLS: full handshake, control session NOT resumed (" + tls.VersionName(cs.Version) + ")"
@@ -143,6 +177,22 @@ func (d *dataConn) handshake(raw net.Conn, idle time.Duration) (*tls.Conn, error
 	}
 	ct.exec.submit(func() { ct.s.Note(note) })
 	return tc, nil
+}
+
+// transportFailure tells a handshake that failed because the connection
+// broke (end of stream, reset, deadline, cancel) from one that failed in TLS
+// itself (an alert either way, a certificate refused).
+func transportFailure(err error) bool {
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) {
+		return false
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe.Op != "remote error" && oe.Op != "local error"
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // upload copies the source to the server and ends the stream in order

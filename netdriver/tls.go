@@ -84,6 +84,8 @@ type PinMismatchError struct {
 	Got Pin // the pin of the certificate the server presented
 }
 
+// Error shows the pin of the key the server presented, so it can be checked
+// and, if right, added to TLSOptions.Pins.
 func (e *PinMismatchError) Error() string {
 	return "public key " + e.Got.String() + " matches no pinned key"
 }

@@ -71,8 +71,24 @@ type Config struct {
 	// difference, so a server cannot point the client at a third party.
 	TrustPASVHost bool
 
-	Timeouts Timeouts
-	Limits   Limits
+	// DataMode chooses passive (the default), active (EPRT/PORT: the client
+	// listens, the server connects) or auto (passive until the server refuses
+	// both EPSV and PASV, then active). See active.go.
+	DataMode DataMode
+	// Active tunes active mode: the port range to listen on and the address
+	// to advertise for a client behind NAT.
+	Active ActiveOptions
+	// Keepalive, if positive, sends NOOP on the control connection at this
+	// interval while a transfer runs longer than it, so that a server or a
+	// router does not drop the quiet control connection. Replies are matched
+	// whether the server answers at once or after the transfer.
+	Keepalive time.Duration
+	// IdleKeepalive, if positive, sends NOOP when the session has been idle
+	// in Ready this long (pooled sessions waiting for work).
+	IdleKeepalive time.Duration
+
+	Timeouts Timeouts // bounds on every wait (zero fields: the defaults)
+	Limits   Limits   // bounds on what a server can make the session hold
 
 	// Handlers overrides or extends the built-in handlers (nil: built-in).
 	Handlers *handlers.Registry
@@ -146,5 +162,5 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return c.validateActive()
 }

@@ -14,7 +14,8 @@
 //	Secured(err)                     StartTLS()        handshake on the control connection
 //	DataOpened(req)                  Close()           close everything
 //	DataIn(req, p)                   Reschedule(t)     call Tick at t (zero: never)
-//	DataClosed(req, n, err)
+//	DataClosed(req, n, err)          Listen(req)       active mode: listen, accept the server
+//	Listening(req, addr, err)
 //	Tick(now)
 //
 // All calls into a Session, and the callbacks it makes, happen on one goroutine:

@@ -36,6 +36,12 @@ type Driver interface {
 	Close()
 	// Reschedule asks for Tick at t; the zero time cancels.
 	Reschedule(t time.Time)
+	// Listen starts an active-mode data connection (req.Active is set):
+	// listen on req.Addr's host (port 0 or req.Active's range), answer with
+	// Listening, accept one connection from req.Active.Peer only, then go on
+	// as for OpenData (DataOpened, DataIn, DataClosed). The listener is
+	// closed on every path; CloseData closes it too.
+	Listen(req *DataRequest)
 }
 
 // DataRequest describes one data connection the session wants.
@@ -54,6 +60,9 @@ type DataRequest struct {
 	// IdleTimeout bounds a quiet off-loop transfer; the driver enforces it with
 	// connection deadlines, since the session cannot see its progress.
 	IdleTimeout time.Duration
+	// Active, when set, asks the driver to listen and accept instead of
+	// dialling (see Driver.Listen); Addr is then where to listen.
+	Active *Active
 
 	s *Session
 }
@@ -79,7 +88,7 @@ type Data struct {
 
 // Request is one unit of work in the session's queue.
 type Request struct {
-	Cmd     ftp.Command
+	Cmd     ftp.Command      // the command to send; refused if it holds CR, LF or NUL
 	Handler handlers.Handler // nil: the registry's handler for Cmd.Verb
 	Data    *Data            // set for LIST, NLST, MLSD, RETR, STOR, APPE, STOU
 	// Done is called exactly once, on the driver's goroutine, when the request is
@@ -94,7 +103,7 @@ type Result struct {
 	Reply ftp.Reply // the final reply, when there was one
 	Value any       // what the handler handed over (a path, a size, Features, …)
 	Bytes int64     // bytes moved by a transfer
-	Err   error
+	Err   error     // nil on success; typed (see package ftp) on failure
 }
 
 // Session is one FTP client session. Create it with New; see the package doc for
@@ -125,8 +134,10 @@ type Session struct {
 	err   error
 
 	noEPSV  bool
-	follow  bool // the running handler continued the exchange
-	inReply bool // a handler is running
+	act     activeState // active mode (active.go)
+	ka      keepalive   // keepalive NOOPs (keepalive.go)
+	follow  bool        // the running handler continued the exchange
+	inReply bool        // a handler is running
 }
 
 var errStop = errors.New("session stopped")
@@ -278,6 +289,9 @@ func (s *Session) Tick(now time.Time) {
 		s.fail(&ftp.TimeoutError{Op: "idle"})
 		return
 	}
+	if s.ka.dl != 0 && n >= s.ka.dl {
+		s.keepaliveTick()
+	}
 	s.reschedule()
 }
 
@@ -403,20 +417,7 @@ func (s *Session) OpenPassive(host string, port int) error {
 		}
 	}
 	s.follow = true
-	d := x.data
-	x.req = &DataRequest{
-		Network:     "tcp",
-		Addr:        net.JoinHostPort(use, strconv.Itoa(port)),
-		Upload:      d.Source != nil,
-		OffLoop:     d.OffLoop,
-		Source:      d.Source,
-		TLS:         s.cfg.TLS != TLSNone && !s.cfg.ClearData,
-		IdleTimeout: s.cfg.dataIdleTimeout(),
-		s:           s,
-	}
-	if d.OffLoop {
-		x.req.Sink = d.Sink
-	}
+	x.req = s.dataRequest(net.JoinHostPort(use, strconv.Itoa(port)))
 	s.note("data connection to " + x.req.Addr)
 	s.replyDL = 0
 	s.dataDL = s.cfg.now().Add(s.cfg.dataConnectTimeout()).UnixNano()
@@ -481,7 +482,7 @@ func (s *Session) setReplyDL(d time.Duration) {
 
 func (s *Session) nextDL() int64 {
 	n := s.replyDL
-	for _, d := range [...]int64{s.dataDL, s.idleDL} {
+	for _, d := range [...]int64{s.dataDL, s.idleDL, s.ka.dl} {
 		if d != 0 && (n == 0 || d < n) {
 			n = d
 		}
@@ -516,6 +517,9 @@ func (s *Session) note(msg string) {
 
 // onReply runs for every complete reply.
 func (s *Session) onReply(r ftp.Reply) error {
+	if s.ka.owed > 0 && s.keepaliveReply(r) {
+		return s.stopIfDead()
+	}
 	h := s.want
 	if h == nil {
 		if r.Code == 421 {
@@ -539,11 +543,19 @@ func (s *Session) onReply(r ftp.Reply) error {
 		return errStop
 	}
 	st := s.fsm.Current()
+	if err != nil && s.passiveRefused(r) {
+		return s.stopIfDead()
+	}
 	if err != nil {
 		switch {
 		case login(st):
 			s.fail(err)
 			return errStop
+		case st == states.Quitting:
+			// QUIT refused: the caller hears why, and the session ends anyway
+			// (firing Done from Quitting would be an illegal move).
+			s.complete(Result{Reply: r, Err: err}, "")
+			s.closeClean()
 		case s.xfer != nil:
 			s.xfer.ctlErr = err
 			s.xfer.ctlDone = true
@@ -636,12 +648,14 @@ func (s *Session) complete(res Result, event string) {
 	if s.cur == nil && !s.Terminal() && s.cfg.Timeouts.Idle > 0 {
 		s.idleDL = s.cfg.now().Add(s.cfg.Timeouts.Idle).UnixNano()
 	}
+	s.keepaliveIdle()
 	s.reschedule()
 }
 
 // pump starts the next queued request when the session is ready for it.
 func (s *Session) pump() {
-	for s.cur == nil && len(s.queue) > 0 && s.fsm.Current() == states.Ready {
+	// Replies owed for keepalive NOOPs come first (see keepaliveReply).
+	for s.cur == nil && len(s.queue) > 0 && s.fsm.Current() == states.Ready && s.ka.owed == 0 {
 		r := s.queue[0]
 		s.queue[0] = nil
 		s.queue = s.queue[1:]
@@ -665,7 +679,8 @@ func (s *Session) start(r *Request) {
 			return
 		}
 		s.xfer = &transfer{data: r.Data, handler: h, want: r.Data.Want}
-		s.passive()
+		s.armKeepalive()
+		s.openData()
 	case r.Cmd.Verb == "QUIT":
 		if err := s.fire(states.Quit); err != nil {
 			s.fail(err)
@@ -715,6 +730,7 @@ func (s *Session) end(event string, err error) {
 	}
 	s.drv.Close()
 	s.replyDL, s.dataDL, s.idleDL = 0, 0, 0
+	s.ka.dl = 0
 	s.reschedule()
 	s.want = nil
 	dead := err

@@ -24,6 +24,12 @@ type transfer struct {
 	cmdSent  bool // the data command (RETR, LIST, …) went out
 	ctlDone  bool // its final reply arrived
 	dataDone bool // the data connection ended (or was dropped)
+	// released: the driver reported DataClosed. An off-loop transfer's
+	// goroutine uses the caller's Sink or Source until then, and only then is
+	// its byte count known, so the request waits for it (finishing, finishErr).
+	released  bool
+	finishing bool
+	finishErr error
 
 	ctlReply ftp.Reply
 	ctlErr   error // the final reply was a failure
@@ -67,6 +73,10 @@ func (s *Session) DataOpened(req *DataRequest) {
 		s.dataDL = x.lastData + s.cfg.dataIdleTimeout().Nanoseconds()
 	}
 	s.note("data connection open")
+	if req.Active != nil {
+		s.activeOpened()
+		return
+	}
 	s.sendNext()
 }
 
@@ -117,10 +127,18 @@ func (s *Session) DataSent(req *DataRequest, n int) {
 // through DataSent); err is nil for a clean end of stream.
 func (s *Session) DataClosed(req *DataRequest, n int64, err error) {
 	x := s.xfer
-	if x == nil || x.req != req || s.Terminal() || x.dataDone {
+	if x == nil || x.req != req || s.Terminal() || x.released {
 		return
 	}
+	x.released = true
 	x.n += n
+	if x.finishing {
+		s.finishTransfer(x.finishErr)
+		return
+	}
+	if x.dataDone {
+		return // dropped earlier; the outcome is decided elsewhere
+	}
 	x.dataDone = true
 	s.dataDL = 0
 	if err != nil && errors.Is(err, io.EOF) {
@@ -170,6 +188,12 @@ func (s *Session) sendNext() {
 func (s *Session) transferStep() {
 	x := s.xfer
 	switch {
+	case x.failed != nil && x.ctlErr != nil && x.cmdSent && x.n == 0 && s.fsm.Current() != states.Transferring:
+		// The server refused the data command without a 1yz (proftpd: "550
+		// nope: No such file or directory" to RETR) and reset the data
+		// connection it had accepted, sometimes before that reply arrived.
+		// Nothing was transferred; the reply, not the reset, says why.
+		s.finishTransfer(x.ctlErr)
 	case x.failed != nil:
 		// The data side failed first (a broken sink, a reset, a limit); a
 		// failure reply that follows is the server's view of the same event.
@@ -179,7 +203,10 @@ func (s *Session) transferStep() {
 	case x.req == nil:
 		s.finishTransfer(&ftp.ProtocolError{Reason: "passive handler finished without naming a data address"})
 	case !x.cmdSent:
-		if x.opened {
+		// Passive: REST was accepted on an open connection. Active: EPRT or
+		// PORT (or REST) was accepted; the data command goes out whether or
+		// not the server has connected yet.
+		if x.opened || x.req.Active != nil {
 			s.sendNext()
 		}
 	default:
@@ -190,12 +217,13 @@ func (s *Session) transferStep() {
 		}
 		// 226 before the last bytes: keep reading until the data connection ends.
 		s.note("final reply before data end; waiting for the data connection")
-		if x.req.OffLoop {
-			s.dataDL = s.cfg.now().Add(s.cfg.dataIdleTimeout()).UnixNano()
-		} else {
+		if !x.req.OffLoop {
+			// Off the loop the driver bounds quiet reads itself; the session
+			// cannot see that goroutine's progress, and a slow writer that
+			// still drains the socket must not time out here.
 			s.dataDL = x.lastData + s.cfg.dataIdleTimeout().Nanoseconds()
+			s.reschedule()
 		}
-		s.reschedule()
 	}
 }
 
@@ -228,6 +256,19 @@ func (s *Session) transferFailed(err error) {
 // finishTransfer completes the transfer request and returns the session to Ready.
 func (s *Session) finishTransfer(err error) {
 	x := s.xfer
+	if x.req != nil && x.req.OffLoop && !x.released {
+		// The driver's goroutine may still be writing to the caller's Sink (or
+		// reading its Source): drop the connection and complete the request
+		// when DataClosed says the goroutine is done, with its byte count.
+		x.finishing, x.finishErr = true, err
+		if !x.dataDone {
+			x.dataDone = true
+			s.drv.CloseData(x.req)
+		}
+		s.replyDL, s.dataDL = 0, 0
+		s.reschedule()
+		return
+	}
 	if err == nil && x.failed != nil {
 		err = x.failed
 	}
@@ -236,7 +277,10 @@ func (s *Session) finishTransfer(err error) {
 		err = &ftp.TransferError{Verb: verb, Got: x.n, Want: x.want, Reason: "size differs from the announced size"}
 	}
 	var re *ftp.Error
-	if err != nil && errors.As(err, &re) && x.cmdSent && (x.n > 0 || s.fsm.Current() == states.Transferring) {
+	// Bytes an upload has sent before a refusal (no 1yz) say nothing about the
+	// server's copy: only a download that received some has begun.
+	begun := s.fsm.Current() == states.Transferring || x.n > 0 && (x.req == nil || !x.req.Upload)
+	if err != nil && errors.As(err, &re) && x.cmdSent && begun {
 		// A failure reply after the transfer began: the bytes so far are not the file.
 		err = &ftp.TransferError{Verb: verb, Got: x.n, Want: x.wantOrUnknown(), Reason: "server reported failure", Err: err}
 	}

@@ -75,6 +75,7 @@ var Table = fsm.Events{
 // Observer is told about every state change. A session passes itself as the
 // first argument of every event so the shared callbacks can reach it.
 type Observer interface {
+	// StateChanged reports that event moved the machine from one state to another.
 	StateChanged(from, to, event string)
 }
 

@@ -71,6 +71,8 @@ type Entry struct {
 // immutable; callers must therefore pass genuine strings, never an unsafe
 // view of a reused read buffer.
 type Sink interface {
+	// Record takes one entry. It cannot fail: a sink that can (a file, a
+	// network log) reports trouble some other way.
 	Record(e Entry)
 }
 

@@ -39,6 +39,11 @@ const exitCodesHelp = `Exit codes:
        short transfer, local write error; for mirror also: unsafe names skipped)
   130  interrupted (Ctrl-C)`
 
+// credentialsHelp is shown by the help of every command that logs in.
+const credentialsHelp = `Login: the URL's user and password; else $ASYNCFTP_PASSWORD for that user (or
+the netrc login); else ~/.netrc or the file $NETRC names; else anonymous.
+The password is never printed, not even with -v.`
+
 // Env is what a run of the tool sees of the outside world.
 type Env struct {
 	Stdin          io.Reader
@@ -219,6 +224,9 @@ func commandHelp(w io.Writer, c *command, fs *flagSet) {
 	if fs != nil && len(fs.docs) > 0 {
 		fmt.Fprintln(w, "\nFlags:")
 		fs.printDefaults(w)
+	}
+	if fs != nil && fs.Lookup("tls") != nil {
+		fmt.Fprintln(w, "\n"+credentialsHelp)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, exitCodesHelp)

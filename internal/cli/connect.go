@@ -150,11 +150,11 @@ func describeDialError(t *Target, creds Creds, err error) error {
 	switch {
 	case t.TLS != session.TLSNone && errors.Is(err, ftp.ErrUnsupported):
 		return fmt.Errorf("FTPS is not available in this build yet (issue #7): %w", err)
+	case errors.As(err, &fe) && creds.Source == "none":
+		return fmt.Errorf("login to %s failed (no password for %s: set %s or add it to ~/.netrc): %w", t.Addr(), creds.User, PasswordEnv, err)
 	case errors.As(err, &fe) && fe.Code == 530:
 		hint := ""
 		switch creds.Source {
-		case "none":
-			hint = fmt.Sprintf(" (no password for %s: set %s or add it to ~/.netrc)", creds.User, PasswordEnv)
 		case "anonymous":
 			hint = " (anonymous login refused: put a user in the URL)"
 		default:

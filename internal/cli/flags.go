@@ -124,9 +124,9 @@ func (f *flagSet) parse(e *Env, args []string, min, max int) ([]string, error) {
 	}
 	switch {
 	case len(pos) < min:
-		return nil, usageErrorf("needs %s", f.cmd.args)
+		return nil, usageErrorf("missing arguments: usage is asyncftp %s [flags] %s", f.cmd.name, f.cmd.args)
 	case max >= 0 && len(pos) > max:
-		return nil, usageErrorf("too many arguments (%q); needs %s", pos[max:], f.cmd.args)
+		return nil, usageErrorf("too many arguments (%q): usage is asyncftp %s [flags] %s", pos[max:], f.cmd.name, f.cmd.args)
 	}
 	return pos, nil
 }

@@ -58,7 +58,7 @@ func runGet(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	base := remoteBase(t.Path)
-	if base == "" || base == "." || base == ".." {
+	if base == "" || base == "." || base == ".." || strings.HasSuffix(t.Path, "/") {
 		return usageErrorf("the URL names no file (it ends in a folder): %s", t)
 	}
 	toStdout := out == "-"

@@ -90,5 +90,5 @@ func lsLine(en listing.Entry) string {
 			name += " -> " + safeText(en.Target)
 		}
 	}
-	return strings.TrimRight(fmt.Sprintf("%-5s %12s  %-16s  %s", en.Type, size, formatTime(en.Time), name), " ")
+	return strings.TrimRight(fmt.Sprintf("%-5s %12s  %-16s  %s", en.Type, size, formatTime(en.Time, en.Format == listing.Unix), name), " ")
 }

@@ -37,6 +37,8 @@ type Record struct {
 	Error   string  `json:"error,omitempty"`
 	Code    int     `json:"code,omitempty"` // the FTP reply code of a failure, when there is one
 
+	Counts map[string]int64 `json:"counts,omitempty"` // mirror: downloaded, complete, refused, failed
+
 	Version string `json:"version,omitempty"`
 	Addr    string `json:"addr,omitempty"`
 	Root    string `json:"root,omitempty"`
@@ -187,10 +189,14 @@ func (s *lineSink) Record(e transcript.Entry) {
 	s.mu.Unlock()
 }
 
-// formatTime prints a listing time compactly.
-func formatTime(t time.Time) string {
-	if t.IsZero() {
+// formatTime prints a listing time compactly. Unix listings show only the
+// date for old files, which parses as midnight: print just the date then.
+func formatTime(t time.Time, dateOnly bool) string {
+	switch {
+	case t.IsZero():
 		return "-"
+	case dateOnly && t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0:
+		return t.Format("2006-01-02")
 	}
 	return t.Format("2006-01-02 15:04")
 }

@@ -30,11 +30,12 @@ func (t *Target) Addr() string { return net.JoinHostPort(t.Host, strconv.Itoa(t.
 func (t *Target) String() string {
 	u := url.URL{Scheme: t.Scheme, Host: t.Addr()}
 	if t.User != "" {
-		if t.HasPass {
-			u.User = url.UserPassword(t.User, "****")
-		} else {
-			u.User = url.User(t.User)
-		}
+		u.User = url.User(t.User)
+	}
+	s := u.String()
+	if t.HasPass {
+		// url.UserPassword would escape the asterisks.
+		s = strings.Replace(s, "@", ":****@", 1)
 	}
 	p := t.Path
 	if strings.HasPrefix(p, "/") {
@@ -42,7 +43,7 @@ func (t *Target) String() string {
 	} else {
 		p = "/" + escapePath(p)
 	}
-	return u.String() + p
+	return s + p
 }
 
 func escapePath(p string) string {

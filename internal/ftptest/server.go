@@ -30,11 +30,11 @@ const DefaultTimeout = 5 * time.Second
 // TB is the part of testing.TB that the server uses; *testing.T, *testing.B
 // and testing.TB satisfy it. Errorf is called from the server's goroutines.
 type TB interface {
-	Helper()
-	Cleanup(func())
-	Errorf(format string, args ...any)
-	Fatalf(format string, args ...any)
-	Logf(format string, args ...any)
+	Helper()                           // as testing.TB.Helper
+	Cleanup(func())                    // stops the server when the test ends
+	Errorf(format string, args ...any) // reports a script step the client broke
+	Fatalf(format string, args ...any) // reports a server that cannot start
+	Logf(format string, args ...any)   // logs what the server saw
 }
 
 // An Option changes how NewServer and NewServerFunc set up the server.

@@ -1,0 +1,84 @@
+// Command ftpbench compares asyncftp with two goroutine-per-session clients
+// (jlaffaye/ftp and a bare net.Conn "floor" client) on the same loopback FTP
+// server, each client in a process of its own, under the same conditions.
+//
+//	go run ./cmd/ftpbench run [flags]      the whole comparison (see docs/benchmarks.md)
+//	go run ./cmd/ftpbench server           the lean server alone (prints its addresses)
+//	go run ./cmd/ftpbench client [flags]   one client, one scenario, one JSON line
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/asyncftp/asyncftp/bench/clients"
+	"github.com/asyncftp/asyncftp/internal/benchrun"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: ftpbench run|server|client [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = runMain(ctx, os.Args[2:])
+	case "server":
+		err = serverMain(ctx, os.Args[2:])
+	case "client":
+		err = clientMain(ctx, os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ftpbench:", err)
+		os.Exit(1)
+	}
+}
+
+// clientMain runs one client for one scenario and prints its Report.
+func clientMain(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	var p benchrun.Params
+	impl := fs.String("impl", "asyncftp", "asyncftp, floor, jlaffaye or plain")
+	fs.StringVar(&p.Scenario, "scenario", benchrun.Lifecycle, "lifecycle, idle or bigretr")
+	fs.StringVar(&p.Addr, "addr", "", "FTP server host:port")
+	fs.StringVar(&p.RawAddr, "raw", "", "plain TCP sender host:port (impl plain)")
+	fs.IntVar(&p.Sessions, "n", 1000, "sessions")
+	fs.IntVar(&p.Concurrency, "c", 100, "sessions at once (lifecycle)")
+	fs.IntVar(&p.Loops, "loops", 1, "asyncftp event loops (0: one per core)")
+	fs.Int64Var(&p.BigSize, "bigsize", 0, "expected size of big.bin")
+	fs.Int64Var(&p.ListSize, "listsize", 0, "expected size of the LIST body")
+	fs.StringVar(&p.Profile, "cpuprofile", "", "write a CPU profile (asyncftp)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var (
+		r   benchrun.Report
+		err error
+	)
+	switch *impl {
+	case "asyncftp":
+		r, err = benchrun.RunAsyncftp(ctx, p)
+	case "floor":
+		r, err = clients.RunFloor(ctx, p)
+	case "jlaffaye":
+		r, err = clients.RunJlaffaye(ctx, p)
+	case "plain":
+		r, err = clients.RunPlain(ctx, p)
+	default:
+		return fmt.Errorf("unknown client %q", *impl)
+	}
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(r)
+}

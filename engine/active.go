@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/internal/activemode"
+	"github.com/asyncftp/asyncftp/session"
+)
+
+// Listen implements session.Driver: an active-mode data connection. gnet's
+// client cannot listen, so a goroutine listens, reports the address, accepts
+// the server's one connection (refusing any other host) and then hands it on
+// exactly as a dialled one: enrolled on the session's loop, or moved off the
+// loop. The listener is closed once a connection is accepted, on error, on
+// CloseData and when the engine closes.
+func (ct *ctrl) Listen(req *session.DataRequest) {
+	d := &dataConn{ct: ct, req: req, act: &acceptor{}}
+	ct.data = d
+	ct.e.mu.Lock()
+	if ct.e.stopping {
+		ct.e.mu.Unlock()
+		ct.s.DataClosed(req, 0, ErrEngineClosed)
+		return
+	}
+	ct.e.wg.Add(1)
+	ct.e.mu.Unlock()
+	if req.OffLoop {
+		ctx, cancel := context.WithCancel(ct.e.dialCtx)
+		d.off = &offLoop{ctx: ctx, cancel: cancel}
+	}
+	go d.accept()
+}
+
+// accept runs on its own goroutine. Every way out reports DataClosed, as for
+// a dialled connection.
+func (d *dataConn) accept() {
+	defer d.ct.e.wg.Done()
+	ct, req := d.ct, d.req
+	a := req.Active
+	ln, err := activemode.Listen(ct.e.dialCtx, req.Addr, a.PortMin, a.PortMax)
+	if err != nil {
+		ct.later(func() {
+			ct.s.Listening(req, "", err)
+			ct.s.DataClosed(req, 0, err)
+		})
+		return
+	}
+	if !d.act.set(ln) { // dropped meanwhile: set closed it
+		ct.later(func() { ct.s.DataClosed(req, 0, ftp.ErrClosed) })
+		return
+	}
+	stop := context.AfterFunc(ct.e.dialCtx, d.act.close)
+	addr := ln.Addr().String()
+	ct.later(func() { ct.s.Listening(req, addr, nil) })
+	c, err := activemode.Accept(ln, a.Peer, time.Now().Add(a.Timeout), func(from string) {
+		ct.later(func() {
+			ct.s.Note("refused a data connection from " + from + ": only the server (" + a.Peer + ") may connect")
+		})
+	})
+	stop()
+	d.act.close()
+	if err != nil {
+		ct.later(func() { ct.s.DataClosed(req, 0, err) })
+		return
+	}
+	ct.later(func() { ct.s.Note("data connection from " + c.RemoteAddr().String()) })
+	if d.off != nil {
+		d.moveOffLoop(c)
+		return
+	}
+	d.enroll(c)
+}
+
+// acceptor holds an active-mode listener so that the loop can close it while
+// a goroutine waits in Accept.
+type acceptor struct {
+	mu     sync.Mutex
+	ln     net.Listener
+	closed bool
+}
+
+func (a *acceptor) set(ln net.Listener) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		ln.Close()
+		return false
+	}
+	a.ln = ln
+	return true
+}
+
+func (a *acceptor) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	if a.ln != nil {
+		a.ln.Close()
+		a.ln = nil
+	}
+}

@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/session"
+)
+
+func TestParseURL(t *testing.T) {
+	cases := []struct {
+		in                   string
+		host                 string
+		port                 int
+		user, pass           string
+		hasPass              bool
+		path                 string
+		tls                  session.TLSMode
+		str                  string // String(), "" = not checked
+		wantErr              string
+	}{
+		{in: "ftp://example.org", host: "example.org", port: 21, path: "", str: "ftp://example.org:21/"},
+		{in: "ftp://example.org/", host: "example.org", port: 21, path: ""},
+		{in: "ftp://example.org/pub/file.txt", host: "example.org", port: 21, path: "pub/file.txt"},
+		{in: "ftp://example.org/%2Fetc/motd", host: "example.org", port: 21, path: "/etc/motd", str: "ftp://example.org:21/%2Fetc/motd"},
+		{in: "ftp://example.org/a%20b/c%23d", host: "example.org", port: 21, path: "a b/c#d", str: "ftp://example.org:21/a%20b/c%23d"},
+		{in: "FTP://Example.org:2121/x", host: "Example.org", port: 2121, path: "x"},
+		{in: "ftp://alice@h/x", host: "h", port: 21, user: "alice", path: "x", str: "ftp://alice@h:21/x"},
+		{in: "ftp://alice:s%40cret@h/x", host: "h", port: 21, user: "alice", pass: "s@cret", hasPass: true, path: "x", str: "ftp://alice:****@h:21/x"},
+		{in: "ftp://a%40b.c:@h/", host: "h", port: 21, user: "a@b.c", hasPass: true},
+		{in: "ftp://[::1]:2121/x", host: "::1", port: 2121, path: "x", str: "ftp://[::1]:2121/x"},
+		{in: "ftps://h/x", host: "h", port: 990, path: "x", tls: session.TLSImplicit},
+		{in: "ftps://h:2990/", host: "h", port: 2990, tls: session.TLSImplicit},
+		{in: "http://h/", wantErr: "unsupported scheme"},
+		{in: "example.org/x", wantErr: "not a URL"},
+		{in: "ftp:///x", wantErr: "no host"},
+		{in: "ftp://h:0/", wantErr: "bad port"},
+		{in: "ftp://h:70000/", wantErr: "bad port"},
+		{in: "ftp://h/x?y", wantErr: "query"},
+		{in: "ftp://h/x#y", wantErr: "fragment"},
+		{in: "ftp://h/a%0D%0ADELE%20x", wantErr: "CR or LF"},
+		{in: "ftp://h/a%00", wantErr: "NUL"},
+		{in: "ftp://us er:pa ss@h/", wantErr: "malformed"},
+	}
+	for _, c := range cases {
+		got, err := ParseURL(c.in)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("ParseURL(%q): error %v, want one saying %q", c.in, err, c.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "pa ss") {
+				t.Errorf("ParseURL(%q): the error repeats the password: %v", c.in, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseURL(%q): %v", c.in, err)
+			continue
+		}
+		if got.Host != c.host || got.Port != c.port || got.User != c.user || got.Pass.Reveal() != c.pass ||
+			got.HasPass != c.hasPass || got.Path != c.path || got.TLS != c.tls {
+			t.Errorf("ParseURL(%q) = %+v", c.in, *got)
+		}
+		if c.str != "" && got.String() != c.str {
+			t.Errorf("ParseURL(%q).String() = %q, want %q", c.in, got.String(), c.str)
+		}
+		if c.pass != "" && strings.Contains(got.String(), c.pass) {
+			t.Errorf("String() shows the password: %q", got.String())
+		}
+	}
+}
+
+func TestSafeName(t *testing.T) {
+	for _, bad := range []string{"", ".", "..", "../evil", "/etc/passwd", "a/b", `..\evil`, `a\b`, "nul\x00x", "x/", "/"} {
+		if err := SafeName(bad); !errors.Is(err, ftp.ErrUnsafePath) {
+			t.Errorf("SafeName(%q) = %v, want ErrUnsafePath", bad, err)
+		}
+	}
+	for _, good := range []string{"a", ".hidden", "v1..2.txt", "...", "name with spaces", " leading", "ünïcødé-日本語.txt", "x.part", "a:b"} {
+		if err := SafeName(good); err != nil {
+			t.Errorf("SafeName(%q) = %v, want nil", good, err)
+		}
+	}
+	// The error shows a hostile name escaped, never raw control bytes.
+	err := SafeName("a/\x1b[2Jb")
+	if err == nil || strings.Contains(err.Error(), "\x1b") {
+		t.Errorf("SafeName error not escaped: %q", err)
+	}
+}
+
+func TestRemotePaths(t *testing.T) {
+	for _, c := range []struct{ dir, name, join string }{
+		{"", "a", "a"}, {"/", "a", "/a"}, {"pub", "a", "pub/a"}, {"pub/", "a", "pub/a"}, {"/x/y", "z", "/x/y/z"},
+	} {
+		if got := remoteJoin(c.dir, c.name); got != c.join {
+			t.Errorf("remoteJoin(%q, %q) = %q, want %q", c.dir, c.name, got, c.join)
+		}
+	}
+	for _, c := range []struct{ p, dir, base string }{
+		{"a", "", "a"}, {"/a", "/", "a"}, {"pub/a", "pub", "a"}, {"pub/a/", "pub", "a"}, {"/x/y/z", "/x/y", "z"}, {"", "", ""},
+	} {
+		if got := remoteDir(c.p); got != c.dir {
+			t.Errorf("remoteDir(%q) = %q, want %q", c.p, got, c.dir)
+		}
+		if got := remoteBase(c.p); got != c.base {
+			t.Errorf("remoteBase(%q) = %q, want %q", c.p, got, c.base)
+		}
+	}
+	src := &Target{Host: "h", Port: 21}
+	for _, c := range []struct{ from, arg, want string }{
+		{"pub/a.txt", "b.txt", "pub/b.txt"},
+		{"pub/a.txt", "../b.txt", "pub/../b.txt"},
+		{"pub/a.txt", "/abs/b.txt", "/abs/b.txt"},
+		{"a.txt", "b.txt", "b.txt"},
+		{"pub/a.txt", "ftp://h/other/c.txt", "other/c.txt"},
+	} {
+		got, err := renameTarget(src, c.from, c.arg)
+		if err != nil || got != c.want {
+			t.Errorf("renameTarget(%q, %q) = %q, %v; want %q", c.from, c.arg, got, err, c.want)
+		}
+	}
+	if _, err := renameTarget(src, "a", "ftp://elsewhere/x"); err == nil {
+		t.Error("renameTarget to another server: no error")
+	}
+}
+
+func TestResolveCreds(t *testing.T) {
+	dir := t.TempDir()
+	netrc := filepath.Join(dir, "netrc")
+	content := "machine h login bob password bobpw account acc\nmachine h2 login carol password carolpw\ndefault login anonymous password me@example.org\n"
+	if err := os.WriteFile(netrc, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{"NETRC": netrc}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	target := func(raw string) *Target {
+		tg, err := ParseURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tg
+	}
+	cases := []struct {
+		url, user, pass, account, source string
+		env                              func(string) string
+	}{
+		{"ftp://alice:urlpw@h/", "alice", "urlpw", "", "url", env(PasswordEnv, "envpw")},
+		{"ftp://alice@h/", "alice", "envpw", "", "env", env(PasswordEnv, "envpw")},
+		{"ftp://h/", "bob", "bobpw", "acc", "netrc", env()},
+		{"ftp://h/", "bob", "envpw", "acc", "env", env(PasswordEnv, "envpw")},
+		{"ftp://bob@h/", "bob", "bobpw", "acc", "netrc", env()},
+		{"ftp://dave@h/", "dave", "", "", "none", env()},
+		{"ftp://h2/", "carol", "carolpw", "", "netrc", env()},
+		{"ftp://other/", "anonymous", "me@example.org", "", "netrc", env()},
+		{"ftp://other/", "anonymous", "me@example.org", "", "netrc", env(PasswordEnv, "ignored-for-anonymous")},
+		{"ftp://h/", "", "", "", "anonymous", func(k string) string { return map[string]string{"NETRC": filepath.Join(dir, "missing")}[k] }},
+	}
+	for _, c := range cases {
+		got, warnings := ResolveCreds(target(c.url), c.env)
+		if got.User != c.user || got.Password.Reveal() != c.pass || got.Account != c.account || got.Source != c.source {
+			t.Errorf("%s: got user %q password %q account %q source %q; want %q %q %q %q",
+				c.url, got.User, got.Password.Reveal(), got.Account, got.Source, c.user, c.pass, c.account, c.source)
+		}
+		if len(warnings) != 0 {
+			t.Errorf("%s: warnings %q", c.url, warnings)
+		}
+	}
+
+	// A netrc others can read is used, with a warning that names no password.
+	if err := os.Chmod(netrc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, warnings := ResolveCreds(target("ftp://h/"), env())
+	if got.Source != "netrc" || len(warnings) != 1 || !strings.Contains(warnings[0], "chmod 600") || strings.Contains(warnings[0], "bobpw") {
+		t.Errorf("world-readable netrc: %+v %q", got, warnings)
+	}
+	// A broken netrc is ignored with a warning.
+	if err := os.WriteFile(netrc, []byte("machine h login a login b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, warnings = ResolveCreds(target("ftp://h/"), env())
+	if got.Source != "anonymous" || len(warnings) != 1 {
+		t.Errorf("broken netrc: %+v %q", got, warnings)
+	}
+	// A Config printed with %v or %+v never shows the password.
+	cfg := session.Config{User: "bob", Password: session.Secret("bobpw")}
+	if s := fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg); strings.Contains(s, "bobpw") {
+		t.Errorf("Config printed the password: %s", s)
+	}
+}
+
+func TestSafeText(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain.txt":         "plain.txt",
+		"ünïcødé-日本語.txt":   "ünïcødé-日本語.txt",
+		" leading":          `" leading"`,
+		"esc\x1b[2J":        `"esc\x1b[2J"`,
+		"new\nline":         `"new\x0aline"`,
+		"back\\slash":       `"back\\slash"`,
+		"bidi\u202eevil":    `"bidi\xe2\x80\xaeevil"`,
+		"bad\xffutf8":       `"bad\xffutf8"`,
+		`quote"d` + "\x00":  `"quote\"d\x00"`,
+	} {
+		if got := safeText(in); got != want {
+			t.Errorf("safeText(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "4096": 4096, "64KiB": 64 << 10, "8MiB": 8 << 20, "1GiB": 1 << 30, "3M": 3 << 20, "2k": 2 << 10, "5 MB": 5 << 20} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "x", "-1", "1.5MiB", "99999999999GiB"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q): no error", bad)
+		}
+	}
+}
+
+func TestFlagsInterleaved(t *testing.T) {
+	c := &command{name: "x", args: "A B"}
+	e := &Env{Stdout: &strings.Builder{}, Stderr: &strings.Builder{}}
+	for _, args := range [][]string{
+		{"-o", "f", "a", "b"},
+		{"a", "-o", "f", "b"},
+		{"a", "b", "--output=f"},
+		{"--output", "f", "--", "a", "b"},
+	} {
+		fs := newFlagSet(c)
+		var out string
+		fs.stringVar(&out, "o,output", "FILE", "")
+		pos, err := fs.parse(e, args, 2, 2)
+		if err != nil || out != "f" || strings.Join(pos, ",") != "a,b" {
+			t.Errorf("parse(%q) = %q, out %q, %v", args, pos, out, err)
+		}
+	}
+	fs := newFlagSet(c)
+	pos, err := fs.parse(e, []string{"--", "-o", "x"}, 2, 2)
+	if err != nil || strings.Join(pos, ",") != "-o,x" {
+		t.Errorf("after --: %q %v", pos, err)
+	}
+	var ee *exitError
+	if _, err := newFlagSet(c).parse(e, []string{"a"}, 2, 2); !errors.As(err, &ee) || ee.code != ExitUsage {
+		t.Errorf("too few arguments: %v", err)
+	}
+	if _, err := newFlagSet(c).parse(e, []string{"a", "b", "c"}, 2, 2); !errors.As(err, &ee) || ee.code != ExitUsage {
+		t.Errorf("too many arguments: %v", err)
+	}
+	if _, err := newFlagSet(c).parse(e, []string{"--nope"}, 0, 0); !errors.As(err, &ee) || ee.code != ExitUsage {
+		t.Errorf("unknown flag: %v", err)
+	}
+	if _, err := newFlagSet(c).parse(e, []string{"-h"}, 2, 2); !errors.Is(err, errHelpShown) {
+		t.Errorf("-h: %v", err)
+	}
+}

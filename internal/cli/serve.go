@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asyncftp/asyncftp/internal/embedserver"
+)
+
+func init() {
+	register(&command{
+		name:    "serve",
+		args:    "",
+		summary: "run the built-in test FTP server in the foreground",
+		hidden:  true,
+		help: `
+Run the built-in FTP server (goftp.io/server/v2, the one 'asyncftp demo'
+uses) in the foreground on 127.0.0.1, on a port the kernel picks, and print
+its address. It serves a generated sample tree in a temporary folder (removed
+on exit), or --root DIR. Anonymous users ("anonymous", "ftp") may read;
+the user asyncftp with password secret may also write. It is a test server
+for trying the client out, not for real use: it listens on loopback only.
+
+The first line printed is "asyncftp serve: listening on 127.0.0.1:PORT", so
+scripts can read the address (or use --json). Stop it with Ctrl-C, or give
+--for to stop after a while.
+
+Examples:
+  asyncftp serve
+  asyncftp serve --big 8MiB --for 10m       # add big.bin of 8 MiB; stop after 10 minutes
+  asyncftp serve --root ./site              # serve a folder of your own
+  asyncftp serve --json                     # {"op":"serve","addr":"127.0.0.1:PORT",...}`,
+		run: runServe,
+	})
+}
+
+func runServe(ctx context.Context, e *Env, args []string) error {
+	c := commands["serve"]
+	fs := newFlagSet(c)
+	var root, big string
+	var stopAfter time.Duration
+	var verbose, asJSON bool
+	fs.stringVar(&root, "root", "DIR", "serve DIR instead of a generated sample tree")
+	fs.stringVar(&big, "big", "SIZE", "also serve big.bin of SIZE bytes (suffixes KiB, MiB, GiB)")
+	fs.durationVar(&stopAfter, "for", "DURATION", "stop after DURATION (default: run until Ctrl-C)")
+	fs.boolVar(&verbose, "v,verbose", "print the server's log (commands and replies) on stderr")
+	fs.boolVar(&asJSON, "json", "print the address as one JSON object")
+	if _, err := fs.parse(e, args, 0, 0); err != nil {
+		return err
+	}
+	var bigSize int64 = -1
+	if big != "" {
+		n, err := parseSize(big)
+		if err != nil {
+			return usageErrorf("--big: %v", err)
+		}
+		bigSize = n
+	}
+	opts := embedserver.Options{Root: root}
+	if verbose {
+		opts.Logger = e.Stderr
+	}
+	srv, err := embedserver.Start(opts)
+	if err != nil {
+		return failure(err)
+	}
+	defer srv.Close()
+	if bigSize >= 0 {
+		if _, err := embedserver.WriteBigFile(srv.Root, "big.bin", bigSize); err != nil {
+			return failure(err)
+		}
+	}
+	if asJSON {
+		p := &printer{w: e.Stdout, json: true}
+		p.record(Record{Op: "serve", Status: "ok", Addr: srv.Addr, Root: srv.Root, URL: "ftp://" + srv.Addr + "/"}, "")
+	} else {
+		fmt.Fprintf(e.Stdout, "asyncftp serve: listening on %s\n", srv.Addr)
+		fmt.Fprintf(e.Stdout, "  url:   ftp://%s/\n", srv.Addr)
+		fmt.Fprintf(e.Stdout, "  root:  %s\n", srv.Root)
+		fmt.Fprintf(e.Stdout, "  users: anonymous (read-only); %s, password %s (read-write)\n", embedserver.DefaultUser, embedserver.DefaultPassword)
+		fmt.Fprintf(e.Stdout, "Stop with Ctrl-C.\n")
+	}
+	if stopAfter > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, stopAfter)
+		defer cancel()
+	}
+	<-ctx.Done()
+	if err := srv.Close(); err != nil {
+		return failure(err)
+	}
+	if !asJSON {
+		fmt.Fprintln(e.Stdout, "asyncftp serve: stopped")
+	}
+	return nil
+}
+
+// parseSize reads "4096", "64KiB", "8MiB", "1GiB" (also K, M, G, KB, MB, GB
+// as powers of 1024).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}

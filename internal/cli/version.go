@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
+
+func init() {
+	register(&command{
+		name:    "version",
+		args:    "",
+		summary: "print the version",
+		help: `
+Print asyncftp's version, the source revision it was built from (when the
+build recorded it) and the Go toolchain.
+
+Examples:
+  asyncftp version
+  asyncftp version --json`,
+		run: runVersion,
+	})
+}
+
+func runVersion(ctx context.Context, e *Env, args []string) error {
+	fs := newFlagSet(commands["version"])
+	var asJSON bool
+	fs.boolVar(&asJSON, "json", "print one JSON object")
+	if _, err := fs.parse(e, args, 0, 0); err != nil {
+		return err
+	}
+	v := Version()
+	if asJSON {
+		(&printer{w: e.Stdout, json: true}).record(Record{Op: "version", Status: "ok", Version: v}, "")
+		return nil
+	}
+	fmt.Fprintf(e.Stdout, "asyncftp %s\n", v)
+	return nil
+}
+
+// Version describes the build: module version, revision, Go version, platform.
+func Version() string {
+	v, rev, dirty := "(devel)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " " + rev
+		if dirty {
+			v += "+modified"
+		}
+	}
+	return fmt.Sprintf("%s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
