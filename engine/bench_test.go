@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/asyncftp/asyncftp/client"
+	"github.com/asyncftp/asyncftp/engine"
 	"github.com/asyncftp/asyncftp/internal/embedserver"
 	"github.com/asyncftp/asyncftp/session"
 )
@@ -244,3 +246,106 @@ func peakRSS(b *testing.B) uint64 {
 }
 
 var _ io.Writer = (*counter)(nil)
+
+// BenchmarkBackPressure shows what a slow writer costs the loop. Two sessions
+// share one engine with one loop: one downloads 16 MiB per op, the other sends
+// NOOPs back to back meanwhile and reports their latency (p50, max).
+//
+//   - OffLoopSlowWriter: the download's writer sleeps 1 ms per Write, off the
+//     loop (the client default). TCP flow control holds the server back; the
+//     loop, and so the other session, is not involved.
+//   - OnLoopFast: the same download with a fast writer on the loop, for
+//     comparison. A slow writer on the loop is not measured: it would block
+//     the loop, and every session on it, for 1 ms per chunk.
+func BenchmarkBackPressure(b *testing.B) {
+	const size = 16 << 20
+	for _, m := range []struct {
+		name   string
+		onLoop bool
+		delay  time.Duration
+	}{{"OffLoopSlowWriter", false, time.Millisecond}, {"OnLoopFast", true, 0}} {
+		b.Run(m.name, func(b *testing.B) {
+			srv, err := embedserver.Start(embedserver.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			if _, err := embedserver.WriteBigFile(srv.Root, "bench.bin", size); err != nil {
+				b.Fatal(err)
+			}
+			e, err := engine.New(engine.Options{Loops: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			ctx := context.Background()
+			dial := func(onLoop bool) *client.Client {
+				c, err := client.Dial(ctx, srv.Addr, &client.Options{Engine: e, OnLoop: onLoop})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return c
+			}
+			xfer, pinger := dial(m.onLoop), dial(false)
+			defer xfer.Close()
+			defer pinger.Close()
+
+			b.SetBytes(size)
+			b.ReportAllocs()
+			var lat []time.Duration
+			var heapPeak uint64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				stop := make(chan struct{})
+				pinged := make(chan []time.Duration)
+				go func() {
+					var l []time.Duration
+					for {
+						select {
+						case <-stop:
+							pinged <- l
+							return
+						default:
+						}
+						t0 := time.Now()
+						if err := pinger.Noop(ctx); err != nil {
+							b.Error(err)
+						}
+						l = append(l, time.Since(t0))
+					}
+				}()
+				s := startSampler()
+				var w io.Writer = &counter{}
+				if m.delay > 0 {
+					w = &sleepy{w: w, d: m.delay}
+				}
+				n, err := xfer.Retr(ctx, "/bench.bin", w)
+				heapPeak = max(heapPeak, s.stop())
+				close(stop)
+				lat = append(lat, <-pinged...)
+				if err != nil || n != size {
+					b.Fatalf("Retr: n=%d err=%v", n, err)
+				}
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			if len(lat) > 0 {
+				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "noop-p50-µs")
+				b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "noop-max-µs")
+				b.ReportMetric(float64(len(lat))/float64(b.N), "noops/op")
+			}
+			b.ReportMetric(float64(heapPeak)/(1<<20), "peak-heap-MiB")
+		})
+	}
+}
+
+// sleepy is a blocking writer: it sleeps d before every Write.
+type sleepy struct {
+	w io.Writer
+	d time.Duration
+}
+
+func (s *sleepy) Write(p []byte) (int, error) {
+	time.Sleep(s.d)
+	return s.w.Write(p)
+}

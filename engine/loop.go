@@ -216,8 +216,9 @@ type dataConn struct {
 
 	dropped    bool // the session no longer wants it
 	inCallback bool
-	eof        bool // upload source exhausted
-	pumping    bool // a re-drive is queued
+	eof        bool          // upload source exhausted
+	pumping    bool          // a re-drive is queued
+	wait       time.Duration // pause before the next re-drive of a blocked upload
 }
 
 // dial runs on its own goroutine for an on-loop data connection.
@@ -274,9 +275,11 @@ func (d *dataConn) pump() gnet.Action {
 		d.ct.loop.scratch = make([]byte, chunk)
 	}
 	buf := d.ct.loop.scratch
+	wrote := false
 	for !d.eof && d.c.OutboundBuffered() < 4*chunk {
 		n, err := d.req.Source.Read(buf)
 		if n > 0 {
+			wrote = true
 			if _, werr := d.c.Write(buf[:n]); werr != nil {
 				return gnet.Close
 			}
@@ -296,18 +299,38 @@ func (d *dataConn) pump() gnet.Action {
 		return gnet.Close // all sent: the FIN tells the server the file is complete
 	}
 	if !d.pumping {
+		// Nothing more until gnet has flushed the outbound buffer, which it
+		// does when the loop next polls. A task that queued itself at once
+		// would prevent that: gnet runs its task queue until it is empty, so
+		// the loop would spin forever and the socket never drain. Come back
+		// after a short pause instead, longer while nothing moves.
 		d.pumping = true
-		_ = d.ct.loop.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			d.pumping = false
-			if d.c != nil && !d.dropped {
-				if d.pump() == gnet.Close {
-					_ = d.ct.loop.el.Close(d.c)
-				}
-			}
-			return nil
-		}))
+		if wrote || d.wait == 0 {
+			d.wait = minPumpWait
+		} else {
+			d.wait = min(2*d.wait, maxPumpWait)
+		}
+		time.AfterFunc(d.wait, d.redrive)
 	}
 	return gnet.None
+}
+
+// Pauses between re-drives of an upload whose outbound buffer is full: the
+// kernel's send buffer (megabytes on loopback) keeps the socket busy meanwhile.
+const (
+	minPumpWait = 100 * time.Microsecond
+	maxPumpWait = 5 * time.Millisecond
+)
+
+// redrive runs pump again on the loop; it is called from a timer goroutine.
+func (d *dataConn) redrive() {
+	_ = d.ct.loop.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		d.pumping = false
+		if d.c != nil && !d.dropped && d.pump() == gnet.Close {
+			_ = d.ct.loop.el.Close(d.c)
+		}
+		return nil
+	}))
 }
 
 // drop closes the data connection because the session no longer wants it.

@@ -39,7 +39,6 @@ type fixture struct {
 	run     string // unique per suite run, for names of files it writes
 	notes   []string
 	offered bool
-	skipMsg string
 }
 
 // note adds a line to the feature's matrix cell (a behaviour worth recording).
@@ -52,13 +51,6 @@ func (fx *fixture) note(format string, args ...any) {
 func (fx *fixture) notOffered(format string, args ...any) {
 	fx.offered = false
 	fx.note(format, args...)
-}
-
-// skip skips the feature with a reason shown in the matrix.
-func (fx *fixture) skip(t *testing.T, format string, args ...any) {
-	t.Helper()
-	fx.skipMsg = fmt.Sprintf(format, args...)
-	t.Skip(fx.skipMsg)
 }
 
 // name is a file or folder name of this run on this server: the real servers
@@ -192,9 +184,6 @@ func runTarget(t *testing.T, tg *target, m *matrix, run string) {
 		switch {
 		case !passed:
 			state = stateFail
-		case fx.skipMsg != "":
-			state = stateSkipped
-			fx.notes = append(fx.notes, fx.skipMsg)
 		case !fx.offered:
 			state = stateNotOffered
 		}
@@ -204,10 +193,10 @@ func runTarget(t *testing.T, tg *target, m *matrix, run string) {
 		m.set(tg.name, f.name, state, fx.notes...)
 	}
 	if tg.greeting != "" {
-		m.addInfo(tg.name, "greeting: "+tg.greeting)
+		m.addInfo(tg.name, "greeting: `"+tg.greeting+"`")
 	}
 	if len(tg.featureSet) > 0 {
-		m.addInfo(tg.name, "FEAT: "+strings.Join(tg.featureSet, ", "))
+		m.addInfo(tg.name, "FEAT: `"+strings.Join(tg.featureSet, "`, `")+"`")
 	}
 }
 

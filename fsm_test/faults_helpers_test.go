@@ -27,13 +27,24 @@ import (
 // Helpers of login_test.go, faults_test.go and leak_test.go. Names start with
 // "flt" so they stay apart from the other helpers of this package.
 
-// fltShort are the timeouts of the fault tests: short, so that every fault
-// that waits for a deadline ends quickly.
+// fltShort are the timeouts of the fault tests: short enough for a quick
+// suite, long enough for a loaded machine running -race.
 var fltShort = session.Timeouts{
-	Greeting:    400 * time.Millisecond,
-	Reply:       400 * time.Millisecond,
-	DataConnect: 400 * time.Millisecond,
-	DataIdle:    400 * time.Millisecond,
+	Greeting:    2 * time.Second,
+	Reply:       2 * time.Second,
+	DataConnect: 2 * time.Second,
+	DataIdle:    2 * time.Second,
+}
+
+// fltFast makes every timeout short, for the tests whose fault is a wait
+// that only a deadline ends.
+func fltFast(cfg *session.Config) {
+	cfg.Timeouts = session.Timeouts{
+		Greeting:    250 * time.Millisecond,
+		Reply:       250 * time.Millisecond,
+		DataConnect: 250 * time.Millisecond,
+		DataIdle:    250 * time.Millisecond,
+	}
 }
 
 // fltBound bounds every wait of a test for the client.

@@ -16,8 +16,8 @@ import (
 	"github.com/asyncftp/asyncftp/transcript"
 )
 
-// loginCase is one login flow against the scripted server.
-type loginCase struct {
+// fltLoginCase is one login flow against the scripted server.
+type fltLoginCase struct {
 	name     string
 	user     string
 	password session.Secret
@@ -27,7 +27,7 @@ type loginCase struct {
 	commands []string       // what the server must have read
 }
 
-var loginCases = []loginCase{
+var fltLoginCases = []fltLoginCase{
 	{name: "220 USER 230 without PASS", script: []ftptest.Step{
 		ftptest.Reply("220 ready"), ftptest.Expect("USER anonymous"), ftptest.Reply("230 no password needed"),
 	}, commands: []string{"USER anonymous"}},
@@ -66,7 +66,7 @@ var loginCases = []loginCase{
 // TestLoginScriptedEngine runs each login flow through engine.Open on real
 // sockets and checks the result, the final state and the server's view.
 func TestLoginScriptedEngine(t *testing.T) {
-	for _, c := range loginCases {
+	for _, c := range fltLoginCases {
 		t.Run(c.name, func(t *testing.T) {
 			lk := fltBegin(t)
 			sc := c.script
@@ -110,7 +110,7 @@ func TestLoginScriptedEngine(t *testing.T) {
 // TestLoginScriptedClient runs the same flows through client.Dial, which adds
 // TYPE I after the login.
 func TestLoginScriptedClient(t *testing.T) {
-	for _, c := range loginCases {
+	for _, c := range fltLoginCases {
 		t.Run(c.name, func(t *testing.T) {
 			lk := fltBegin(t)
 			sc := c.script

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/client"
 	"github.com/asyncftp/asyncftp/engine"
+	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/internal/embedserver"
 	"github.com/asyncftp/asyncftp/internal/ftptest"
 	"github.com/asyncftp/asyncftp/transcript"
@@ -831,4 +831,91 @@ func TestTransferEngineCloseDuringOffLoop(t *testing.T) {
 		t.Errorf("Retr: %v, want an incomplete transfer", err)
 	}
 	c.Close()
+}
+
+// ---- 256 MiB ----
+
+// bigSize is the size of the large transfer test's file.
+const bigSize = 256 << 20
+
+// TestTransferBig moves a generated 256 MiB file byte-exactly both ways in
+// both modes (SHA-256 on both ends) and resumes its download from the middle.
+// The uploads read the server's own copy from disk, so that generating the
+// pattern does not dominate the run under -race. With -short it is skipped;
+// run it alone with
+//
+//	go test -count=1 -run 'TestTransferBig' ./fsm_test/
+func TestTransferBig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("256 MiB transfers skipped with -short; run: go test -count=1 -run TestTransferBig ./fsm_test/")
+	}
+	leakCheck(t)
+	srv := startEmbed(t)
+	want, err := embedserver.WriteBigFile(srv.Root, "big.bin", bigSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(srv.Root, "big.bin")
+	ctx := testCtx(t, 5*time.Minute)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			c := dialEmbed(t, ctx, srv, m.onLoop, nil)
+			start := time.Now()
+			h := newHashSink()
+			if n, err := c.Retr(ctx, "/big.bin", h); err != nil || n != bigSize || h.Sum() != want {
+				t.Fatalf("RETR 256 MiB: n=%d err=%v, sha ok=%v", n, err, h.Sum() == want)
+			}
+			t.Logf("RETR 256 MiB in %v", time.Since(start))
+
+			// Resume from the middle: the head from disk, the tail from the server.
+			f, err := os.Open(local)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			off := int64(bigSize/2 + 12345)
+			h = newHashSink()
+			if _, err := io.Copy(h, io.NewSectionReader(f, 0, off)); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := c.RetrFrom(ctx, "/big.bin", h, off); err != nil || n != bigSize-off || h.Sum() != want {
+				t.Errorf("RetrFrom @%d: n=%d err=%v, sha ok=%v", off, n, err, h.Sum() == want)
+			}
+
+			name := "big-up-" + m.name + ".bin"
+			start = time.Now()
+			if n, err := c.Stor(ctx, "/"+name, io.NewSectionReader(f, 0, bigSize)); err != nil || n != bigSize {
+				t.Fatalf("STOR 256 MiB: n=%d err=%v", n, err)
+			}
+			t.Logf("STOR 256 MiB in %v", time.Since(start))
+			if sum, size := sumFile(t, filepath.Join(srv.Root, name)); sum != want || size != bigSize {
+				t.Errorf("server copy: %d bytes, sha ok=%v", size, sum == want)
+			}
+			if err := os.Remove(filepath.Join(srv.Root, name)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestTransferOnLoopStorBeyondBuffers uploads on the loop far more than the
+// socket buffers hold, so the upload must wait for the server again and again
+// without ever stalling the loop (which also has to read the 150 and 226).
+func TestTransferOnLoopStorBeyondBuffers(t *testing.T) {
+	leakCheck(t)
+	srv := startEmbed(t)
+	ctx := testCtx(t, 2*time.Minute)
+	c := dialEmbed(t, ctx, srv, true, nil)
+	const size = 48 << 20
+	n, err := c.Stor(ctx, "/onloop.bin", embedserver.PatternReader("onloop.bin", size))
+	if err != nil || n != size {
+		t.Fatalf("on-loop STOR of 48 MiB: n=%d err=%v", n, err)
+	}
+	wantSum, _ := sumReader(t, embedserver.PatternReader("onloop.bin", size))
+	if sum, got := sumFile(t, filepath.Join(srv.Root, "onloop.bin")); sum != wantSum || got != size {
+		t.Errorf("server copy: %d bytes, sha ok=%v", got, sum == wantSum)
+	}
+	if err := c.Noop(ctx); err != nil {
+		t.Errorf("NOOP after the upload: %v", err)
+	}
 }

@@ -274,10 +274,20 @@ func PASV(x Exchange, r ftp.Reply) error {
 // server's side is complete. The session itself waits for the data connection too:
 // a transfer succeeds only when both sides are done.
 func Transfer(x Exchange, r ftp.Reply) error {
+	if r.Preliminary() {
+		x.Expect(transferGoing)
+		return x.Fire(states.Transfer)
+	}
+	return transferGoing(x, r)
+}
+
+// transferGoing reads the replies after the first 1yz. A server that sends
+// another (125, then 150) does not move the state machine a second time.
+func transferGoing(x Exchange, r ftp.Reply) error {
 	switch {
 	case r.Preliminary():
-		x.Expect(Transfer)
-		return x.Fire(states.Transfer)
+		x.Expect(transferGoing)
+		return nil
 	case r.Class() == 2:
 		return nil
 	default:

@@ -304,7 +304,36 @@ func TestTransferHandler(t *testing.T) {
 	for _, code := range []int{425, 426, 451, 550, 552} {
 		replyErr(t, Transfer(&fakeExchange{}, reply(code)), code)
 	}
+	// After the first 1yz the handler that reads on fires no more events.
+	x := &fakeExchange{}
+	var next Handler
+	xe := &expectExchange{fakeExchange: x, next: &next}
+	if err := Transfer(xe, reply(125)); err != nil || next == nil {
+		t.Fatalf("125: %v", err)
+	}
+	for _, code := range []int{150, 150} {
+		h := next
+		next = nil
+		if err := h(xe, reply(code)); err != nil || next == nil {
+			t.Fatalf("second %d: %v", code, err)
+		}
+	}
+	if err := next(xe, reply(226)); err != nil {
+		t.Fatal(err)
+	}
+	replyErr(t, next(xe, reply(426)), 426)
+	if !reflect.DeepEqual(x.fired, []string{states.Transfer}) {
+		t.Fatalf("fired %v, want one Transfer", x.fired)
+	}
 }
+
+// expectExchange keeps the handler a handler passes to Expect.
+type expectExchange struct {
+	*fakeExchange
+	next *Handler
+}
+
+func (x *expectExchange) Expect(h Handler) { x.expected++; *x.next = h }
 
 func TestRegistry(t *testing.T) {
 	r := NewRegistry()

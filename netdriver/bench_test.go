@@ -118,6 +118,16 @@ func BenchmarkSession(b *testing.B) {
 			return client.Dial(ctx, srv.TLS, &client.Options{Config: cfg, TLS: netdriver.TLSOptions{RootCAs: pool}})
 		})
 	})
+	// Classical key exchange only: Go's default key share, X25519MLKEM768,
+	// adds a post-quantum KEM to every handshake, resumed ones included.
+	b.Run("netdriver-tls-x25519", func(b *testing.B) {
+		cfg := user
+		cfg.TLS = session.TLSExplicit
+		base := &tls.Config{MinVersion: tls.VersionTLS12, CurvePreferences: []tls.CurveID{tls.X25519}}
+		benchSessions(b, func(ctx context.Context) (*client.Client, error) {
+			return client.Dial(ctx, srv.TLS, &client.Options{Config: cfg, TLS: netdriver.TLSOptions{Config: base, RootCAs: pool}})
+		})
+	})
 	// Sessions sharing one session cache: each control handshake after the
 	// first resumes too, as a swarm of sessions to one server would.
 	b.Run("netdriver-tls-shared-cache", func(b *testing.B) {

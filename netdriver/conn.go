@@ -38,6 +38,9 @@ var ids atomic.Uint64
 // in, and for TLS sends PBSZ 0 and PROT. Work queued with Conn.Do before the
 // login has finished waits for it. Give up with Conn.Abort or Conn.Close.
 //
+// The login result comes with the 230: for TLS, PBSZ and PROT follow it, ahead
+// of anything queued, and if the server refuses them the session fails and so
+// does every queued request (ftp.ErrUnsupported); nothing runs unprotected.
 // Configuration errors (credentials with CR/LF, a contradictory TLSOptions)
 // are returned at once.
 func Open(addr string, cfg *session.Config, opts Options) (*Conn, <-chan session.Result, error) {
@@ -151,7 +154,7 @@ func (ct *ctrl) control() {
 				tc := tls.Client(raw, ct.tls.cfg)
 				herr := tc.HandshakeContext(ct.ctx)
 				if herr != nil {
-					herr = handshakeError("TLS handshake", ct.addr, ct.tls.cfg.ServerName, herr)
+					herr = handshakeError(ct.addr, ct.tls.cfg.ServerName, herr) // Secured says "TLS handshake"
 				}
 				ct.exec.call(func() { ct.secured(tc, herr) })
 				if herr != nil {
@@ -186,7 +189,7 @@ func (ct *ctrl) connect() (raw, conn net.Conn, err error) {
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("%w: %w", &ftp.TimeoutError{Op: "TLS handshake with " + ct.addr}, err)
 		}
-		return nil, nil, fmt.Errorf("ftp: %w", handshakeError("implicit TLS handshake", ct.addr, ct.tls.cfg.ServerName, err))
+		return nil, nil, fmt.Errorf("ftp: implicit TLS handshake: %w", handshakeError(ct.addr, ct.tls.cfg.ServerName, err))
 	}
 	return raw, tc, nil
 }

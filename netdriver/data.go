@@ -165,7 +165,7 @@ func (d *dataConn) handshake(raw net.Conn, idle time.Duration) (*tls.Conn, error
 		case ctx.Err() == context.DeadlineExceeded:
 			err = fmt.Errorf("%w: %w", &ftp.TimeoutError{Op: "data TLS handshake"}, err)
 		}
-		return nil, handshakeError("data TLS handshake", d.req.Addr, cfg.ServerName, err)
+		return nil, fmt.Errorf("data TLS handshake: %w", handshakeError(d.req.Addr, cfg.ServerName, err))
 	}
 	cs := tc.ConnectionState()
 	note := "data connection TLS: full handshake, control session NOT resumed (" + tls.VersionName(cs.Version) + ")"

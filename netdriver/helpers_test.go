@@ -34,7 +34,8 @@ func TestMain(m *testing.M) {
 	}
 	// gnet's default worker pool (imported through the client) starts its
 	// goroutines at init; they are not ours.
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
+	// The gnet engine (benchmarks) leaves idle workers in that pool for a while.
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent(), goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1"))
 }
 
 // clean makes the test fail if it leaves a goroutine running or a file

@@ -184,6 +184,6 @@ func (st *tlsSetup) describe(cs tls.ConnectionState) string {
 
 // handshakeError names the server in a failed handshake's error, so that a
 // verification failure (unknown authority, say) says which host it was about.
-func handshakeError(what, addr, name string, err error) error {
-	return fmt.Errorf("%s with %s (server name %q): %w", what, addr, name, err)
+func handshakeError(addr, name string, err error) error {
+	return fmt.Errorf("%s (server name %q): %w", addr, name, err)
 }

@@ -19,13 +19,18 @@ server_pid=""
 cleanup() {
 	tmux -L "$sock" kill-server 2>/dev/null || true
 	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-	rm -rf "$work"
+	# tmux's pipe-pane reader may still be closing its file: try twice.
+	rm -rf "$work" 2>/dev/null || { sleep 0.5; rm -rf "$work" 2>/dev/null; } || true
 }
 trap cleanup EXIT
 
 fail() { echo "progress-tmux: FAIL: $*" >&2; exit 1; }
 
 if ! command -v tmux >/dev/null 2>&1; then
+	if [ "${ASYNCFTP_NO_TMUX:-}" = 1 ]; then
+		echo "progress-tmux: tmux is missing and ASYNCFTP_NO_TMUX=1: not installing it" >&2
+		exit 77
+	fi
 	echo "progress-tmux: tmux is missing; installing it with apt-get" >&2
 	if ! { apt-get install -y tmux >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y tmux >/dev/null 2>&1; }; }; then
 		echo "progress-tmux: cannot install tmux (apt-get failed)" >&2

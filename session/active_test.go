@@ -111,6 +111,19 @@ func TestActiveNeverConnects(t *testing.T) {
 		t.Fatalf("error %v (%T), want a timeout", err, err)
 	}
 	r.state(states.Ready)
+
+	// Without a reply after the data timeout, the reply deadline (set by the
+	// 150) still runs: the driver must be told of it again.
+	r.do(ftp.Cmd("RETR", "file.bin"), &Data{Sink: &bytes.Buffer{}})
+	req = r.listened()
+	r.s.Listening(req, "127.0.0.1:50002", nil)
+	r.recv("200 ok")
+	r.sent("EPRT |1|127.0.0.1|50002|", "RETR file.bin")
+	r.recv("150 Opening BINARY mode data connection")
+	r.advance(6 * time.Second)
+	r.state(states.Transferring)
+	r.advance(30 * time.Second)
+	r.failed(ftp.ErrTimeout)
 }
 
 // TestActiveEPRTRefused: 500 to EPRT makes the session send PORT, and

@@ -248,6 +248,9 @@ func (s *Session) transferFailed(err error) {
 		if s.replyDL == 0 {
 			s.setReplyDL(s.cfg.replyTimeout())
 		}
+		// dataDL is gone: the driver must hear of the next deadline even when
+		// the reply's was set already (a 1yz before the connection, say).
+		s.reschedule()
 		return
 	}
 	s.finishTransfer(x.failed)

@@ -513,3 +513,23 @@ func TestStrayDataEvents(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+// TestTransferTwoPreliminaryReplies is a regression test found by
+// FuzzSession (testdata/fuzz/FuzzSession/4eef8da0816afc2d): a second 1yz to a
+// data command used to fail the transfer with an "illegal move" error.
+func TestTransferTwoPreliminaryReplies(t *testing.T) {
+	r := newRig(t, nil)
+	r.loggedIn()
+	o := r.do(ftp.Cmd("RETR", "f"), &Data{Sink: io.Discard})
+	req := r.openData("RETR f")
+	r.recv("125 Data connection already open")
+	r.recv("150 Opening BINARY mode data connection")
+	r.state(states.Transferring)
+	r.dataIn(req, "abc")
+	r.s.DataClosed(req, 0, nil)
+	r.recv("226 done")
+	if res := o.once(t); res.Err != nil || res.Bytes != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	r.state(states.Ready)
+}

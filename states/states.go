@@ -102,11 +102,12 @@ var prototype = fsm.NewFSM(Connecting, Table, Callbacks)
 
 // New returns a machine in state Connecting.
 //
-// fsm.NewFSM builds two maps per instance from the table: about 3 KiB and some 60
-// allocations for this table, which would be most of an idle session's memory.
-// Those maps are never written after construction, so New copies a prototype
-// machine instead: the copy shares the maps (read only) and owns its current state
-// and locks. BenchmarkNew in this package measures both ways.
+// fsm.NewFSM builds its maps per instance from the table: 7.7 KiB in 19
+// allocations for this table (BenchmarkNew, Go 1.26), which would be most of an
+// idle session's memory. New copies a prototype machine instead (128 B, one
+// allocation): the copy shares the maps and owns its current state and locks.
+// The transition and callback maps are never written after construction; the
+// metadata map is shared too, so a machine from New must not use SetMetadata.
 func New() *fsm.FSM {
 	f := new(fsm.FSM)
 	reflect.ValueOf(f).Elem().Set(reflect.ValueOf(prototype).Elem())

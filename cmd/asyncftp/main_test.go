@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/asyncftp/asyncftp/internal/embedserver"
 	"github.com/asyncftp/asyncftp/internal/ftptest"
+	"github.com/asyncftp/asyncftp/netdriver"
 )
 
 // bin is the asyncftp binary that TestMain builds; every test runs it as a user would.
@@ -37,7 +40,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "asyncftp")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building asyncftp:", err)
@@ -75,7 +82,8 @@ func run(t *testing.T, dir string, env []string, args ...string) result {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
 	home := t.TempDir()
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + os.TempDir()}
+	// GORACE: a -race binary otherwise sleeps a second at every exit.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + os.TempDir(), "GORACE=atexit_sleep_ms=0"}
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -91,6 +99,9 @@ func run(t *testing.T, dir string, env []string, args ...string) result {
 	}
 	if ctx.Err() != nil {
 		t.Fatalf("asyncftp %q did not finish within a minute\n%s", args, r)
+	}
+	if strings.Contains(r.stderr, "WARNING: DATA RACE") {
+		t.Errorf("asyncftp %q: data race\n%s", args, r)
 	}
 	return r
 }
@@ -442,7 +453,10 @@ func TestMkdirRmMv(t *testing.T) {
 	dir := t.TempDir()
 	env := []string{"ASYNCFTP_PASSWORD=" + embedserver.DefaultPassword}
 	base := "ftp://" + embedserver.DefaultUser + "@" + srv.Addr
-	exists := func(p string) bool { _, err := os.Stat(filepath.Join(srv.Root, filepath.FromSlash(p))); return err == nil }
+	exists := func(p string) bool {
+		_, err := os.Stat(filepath.Join(srv.Root, filepath.FromSlash(p)))
+		return err == nil
+	}
 
 	if r := run(t, dir, env, "mkdir", "--json", base+"/work"); r.code != 0 || !exists("work") {
 		t.Fatalf("mkdir\n%s", r)
@@ -855,4 +869,109 @@ func TestServe(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "hello.txt") {
 		t.Errorf("ls against asyncftp serve\n%s", r)
 	}
+}
+
+func TestFTPS(t *testing.T) {
+	scfg, _, err := embedserver.SelfSignedTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, embedserver.Options{TLS: scfg})
+	dir := t.TempDir()
+	der := scfg.Certificates[0].Certificate[0]
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := netdriver.PinOf(cert).String()
+	url := "ftp://" + srv.Addr
+
+	// Explicit FTPS, trusting the CA file: listing and a byte-exact download over protected data.
+	r := run(t, dir, nil, "get", "-v", "--tls", "--ca", ca, url+"/1MiB.bin")
+	if r.code != 0 {
+		t.Fatalf("get --tls --ca\n%s", r)
+	}
+	for _, want := range []string{"C: AUTH TLS", "C: PROT P", "C: RETR 1MiB.bin"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("transcript lacks %q\n%s", want, r)
+		}
+	}
+	if fileSHA(t, filepath.Join(dir, "1MiB.bin")) != sha(srv, "1MiB.bin") {
+		t.Error("1MiB.bin over FTPS differs")
+	}
+	if r := run(t, dir, nil, "ls", "--tls", "--pin", pin, url+"/pub/"); r.code != 0 || !strings.Contains(r.stdout, "hello.txt") {
+		t.Errorf("ls --tls --pin\n%s", r)
+	}
+	if r := run(t, dir, nil, "ls", "--tls", "--insecure", url+"/"); r.code != 0 || !strings.Contains(r.stderr, "NOT verified") {
+		t.Errorf("ls --tls --insecure: want success and a loud warning\n%s", r)
+	}
+	// Not trusted: a connection failure, nothing sent in clear after AUTH TLS.
+	r = run(t, dir, nil, "ls", "-v", "--tls", url+"/")
+	if r.code != 3 || !strings.Contains(r.stderr, "certificate") || strings.Contains(r.stderr, "C: USER") {
+		t.Errorf("untrusted certificate: want exit 3, a certificate error, no USER\n%s", r)
+	}
+	// Usage errors.
+	if r := run(t, dir, nil, "ls", "--tls", "--insecure", "--ca", ca, url+"/"); r.code != 2 {
+		t.Errorf("--insecure with --ca: want exit 2\n%s", r)
+	}
+	if r := run(t, dir, nil, "ls", "--tls", "ftps://"+srv.Addr+"/"); r.code != 2 {
+		t.Errorf("--tls with ftps://: want exit 2\n%s", r)
+	}
+	// Implicit FTPS against a plain server: the handshake fails; the login is never sent in clear.
+	plain := startServer(t, embedserver.Options{})
+	r = run(t, dir, []string{"ASYNCFTP_PASSWORD=" + embedserver.DefaultPassword}, "ls", "-v", "--timeout", "3s", "--insecure", "ftps://asyncftp@"+plain.Addr+"/")
+	if r.code != 3 || strings.Contains(r.stderr, "C: USER") || strings.Contains(r.stderr, "C: PASS") {
+		t.Errorf("ftps:// to a plain server: want exit 3 and no login in clear\n%s", r)
+	}
+}
+
+func TestInterruptedGetLeavesNoFile(t *testing.T) {
+	srv := ftptest.NewServer(t, ftptest.Script{
+		ftptest.Reply("220 slow"),
+		ftptest.Expect("USER anonymous"), ftptest.Reply("331 password"),
+		ftptest.ExpectPrefix("PASS "), ftptest.Reply("230 in"),
+		ftptest.Expect("TYPE I"), ftptest.Reply("200 binary"),
+		ftptest.Expect("SIZE f.bin"), ftptest.Reply("213 1000"),
+		ftptest.Expect("EPSV"), ftptest.PassiveEPSV(),
+		ftptest.Expect("RETR f.bin"), ftptest.Reply("150 here"),
+		ftptest.DataAccept(), ftptest.DataSend(bytes.Repeat([]byte("x"), 10)),
+		ftptest.Stall(),
+	}, ftptest.WithoutLog())
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "get", "ftp://"+srv.Addr+"/f.bin")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GORACE=atexit_sleep_ms=0"}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the data has started to arrive: the .part file holds bytes.
+	for i := 0; ; i++ {
+		if fi, err := os.Stat(filepath.Join(dir, "f.bin.part")); err == nil && fi.Size() == 10 {
+			break
+		}
+		if i == 500 {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the download never started: %s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("interrupted get: %v, want exit 130\n%s", err, errb.String())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("an interrupted download left %v", ents)
+	}
+	srv.Close()
 }

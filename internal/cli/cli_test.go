@@ -14,15 +14,15 @@ import (
 
 func TestParseURL(t *testing.T) {
 	cases := []struct {
-		in                   string
-		host                 string
-		port                 int
-		user, pass           string
-		hasPass              bool
-		path                 string
-		tls                  session.TLSMode
-		str                  string // String(), "" = not checked
-		wantErr              string
+		in         string
+		host       string
+		port       int
+		user, pass string
+		hasPass    bool
+		path       string
+		tls        session.TLSMode
+		str        string // String(), "" = not checked
+		wantErr    string
 	}{
 		{in: "ftp://example.org", host: "example.org", port: 21, path: "", str: "ftp://example.org:21/"},
 		{in: "ftp://example.org/", host: "example.org", port: 21, path: ""},
@@ -201,15 +201,15 @@ func TestResolveCreds(t *testing.T) {
 
 func TestSafeText(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain.txt":         "plain.txt",
-		"ünïcødé-日本語.txt":   "ünïcødé-日本語.txt",
-		" leading":          `" leading"`,
-		"esc\x1b[2J":        `"esc\x1b[2J"`,
-		"new\nline":         `"new\x0aline"`,
-		"back\\slash":       `"back\\slash"`,
-		"bidi\u202eevil":    `"bidi\xe2\x80\xaeevil"`,
-		"bad\xffutf8":       `"bad\xffutf8"`,
-		`quote"d` + "\x00":  `"quote\"d\x00"`,
+		"plain.txt":        "plain.txt",
+		"ünïcødé-日本語.txt":  "ünïcødé-日本語.txt",
+		" leading":         `" leading"`,
+		"esc\x1b[2J":       `"esc\x1b[2J"`,
+		"new\nline":        `"new\x0aline"`,
+		"back\\slash":      `"back\\slash"`,
+		"bidi\u202eevil":   `"bidi\xe2\x80\xaeevil"`,
+		"bad\xffutf8":      `"bad\xffutf8"`,
+		`quote"d` + "\x00": `"quote\"d\x00"`,
 	} {
 		if got := safeText(in); got != want {
 			t.Errorf("safeText(%q) = %s, want %s", in, got, want)

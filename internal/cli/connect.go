@@ -2,16 +2,17 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/asyncftp/asyncftp/client"
 	"github.com/asyncftp/asyncftp/engine"
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/netdriver"
 	"github.com/asyncftp/asyncftp/session"
 	"github.com/asyncftp/asyncftp/transcript"
 )
@@ -23,6 +24,7 @@ type common struct {
 	quiet    bool
 	tls      bool
 	ca       string
+	pin      string
 	insecure bool
 	timeout  time.Duration
 	noEPSV   bool
@@ -38,6 +40,7 @@ func (o *common) register(f *flagSet) {
 	}
 	f.boolVar(&o.tls, "tls", "explicit FTPS: AUTH TLS on an ftp:// URL (ftps:// is implicit FTPS)")
 	f.stringVar(&o.ca, "ca", "FILE", "FTPS: trust the PEM certificates in FILE instead of the system roots")
+	f.stringVar(&o.pin, "pin", "SHA256", "FTPS: trust only a server whose public key has this pin (sha256//BASE64 or hex; comma-separated for several)")
 	f.boolVar(&o.insecure, "insecure", "FTPS: do not verify the server's certificate (unsafe; says so on stderr)")
 	f.durationVar(&o.timeout, "timeout", "DURATION", "connect and reply timeout (default 15s to connect, 30s per reply)")
 	f.boolVar(&o.noEPSV, "no-epsv", "use PASV only (some firewalls and old servers mishandle EPSV)")
@@ -62,30 +65,42 @@ func (o *common) target(raw string) (*Target, error) {
 		}
 		t.TLS = session.TLSExplicit
 	}
-	if t.TLS == session.TLSNone && (o.ca != "" || o.insecure) {
-		return nil, usageErrorf("--ca and --insecure apply to FTPS only: add --tls or use an ftps:// URL")
+	if t.TLS == session.TLSNone && (o.ca != "" || o.pin != "" || o.insecure) {
+		return nil, usageErrorf("--ca, --pin and --insecure apply to FTPS only: add --tls or use an ftps:// URL")
 	}
 	return t, nil
 }
 
-// tlsConfig builds the TLS client configuration that --ca and --insecure ask for.
-func (o *common) tlsConfig(t *Target) (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: t.Host, MinVersion: tls.VersionTLS12}
+// tlsOptions builds how an FTPS server is authenticated: the system roots and
+// the URL's host name by default, the certificates of --ca, the keys of --pin,
+// or (with --insecure) nothing at all.
+func (o *common) tlsOptions() (netdriver.TLSOptions, error) {
+	var opts netdriver.TLSOptions
 	if o.ca != "" {
 		pem, err := os.ReadFile(o.ca)
 		if err != nil {
-			return nil, usageErrorf("--ca: %v", err)
+			return opts, usageErrorf("--ca: %v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, usageErrorf("--ca: no PEM certificate in %s", o.ca)
+			return opts, usageErrorf("--ca: no PEM certificate in %s", o.ca)
 		}
-		cfg.RootCAs = pool
+		opts.RootCAs = pool
 	}
-	if o.insecure {
-		cfg.InsecureSkipVerify = true
+	if o.pin != "" {
+		for _, s := range strings.Split(o.pin, ",") {
+			p, err := netdriver.ParsePin(s)
+			if err != nil {
+				return opts, usageErrorf("--pin: %v", err)
+			}
+			opts.Pins = append(opts.Pins, p)
+		}
 	}
-	return cfg, nil
+	if o.insecure && (o.pin != "" || o.ca != "") {
+		return opts, usageErrorf("--insecure turns verification off: it cannot be combined with --ca or --pin")
+	}
+	opts.Insecure = o.insecure
+	return opts, nil
 }
 
 // config builds the session configuration for t.
@@ -129,15 +144,16 @@ func (o *common) dial(ctx context.Context, e *Env, t *Target, eng *engine.Engine
 	if err != nil {
 		return nil, err
 	}
+	opts := &client.Options{Config: cfg, Engine: eng}
 	if t.TLS != session.TLSNone {
-		if _, err := o.tlsConfig(t); err != nil {
+		if opts.TLS, err = o.tlsOptions(); err != nil {
 			return nil, err
 		}
 		if o.insecure {
 			fmt.Fprintln(e.Stderr, "asyncftp: warning: --insecure: the server's certificate is NOT verified; anyone on the path can read and change this session")
 		}
 	}
-	c, err := client.Dial(ctx, t.Addr(), &client.Options{Config: cfg, Engine: eng})
+	c, err := client.Dial(ctx, t.Addr(), opts)
 	if err != nil {
 		return nil, connectError(describeDialError(t, creds, err))
 	}
@@ -148,8 +164,6 @@ func (o *common) dial(ctx context.Context, e *Env, t *Target, eng *engine.Engine
 func describeDialError(t *Target, creds Creds, err error) error {
 	var fe *ftp.Error
 	switch {
-	case t.TLS != session.TLSNone && errors.Is(err, ftp.ErrUnsupported):
-		return fmt.Errorf("FTPS is not available in this build yet (issue #7): %w", err)
 	case errors.As(err, &fe) && creds.Source == "none":
 		return fmt.Errorf("login to %s failed (no password for %s: set %s or add it to ~/.netrc): %w", t.Addr(), creds.User, PasswordEnv, err)
 	case errors.As(err, &fe) && fe.Code == 530:

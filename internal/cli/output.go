@@ -42,6 +42,7 @@ type Record struct {
 	Version string `json:"version,omitempty"`
 	Addr    string `json:"addr,omitempty"`
 	Root    string `json:"root,omitempty"`
+	Pin     string `json:"pin,omitempty"` // serve: the TLS key's pin, for --pin
 }
 
 func int64p(n int64) *int64 { return &n }

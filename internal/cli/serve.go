@@ -2,12 +2,16 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/asyncftp/asyncftp/internal/embedserver"
+	"github.com/asyncftp/asyncftp/netdriver"
 )
 
 func init() {
@@ -32,7 +36,8 @@ Examples:
   asyncftp serve
   asyncftp serve --big 8MiB --for 10m       # add big.bin of 8 MiB; stop after 10 minutes
   asyncftp serve --root ./site              # serve a folder of your own
-  asyncftp serve --json                     # {"op":"serve","addr":"127.0.0.1:PORT",...}`,
+  asyncftp serve --json                     # {"op":"serve","addr":"127.0.0.1:PORT",...}
+  asyncftp serve --tls --cert /tmp/cert.pem # then: asyncftp ls --tls --ca /tmp/cert.pem ftp://127.0.0.1:PORT/`,
 		run: runServe,
 	})
 }
@@ -42,10 +47,14 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	fs := newFlagSet(c)
 	var root, big string
 	var stopAfter time.Duration
-	var verbose, asJSON bool
+	var verbose, asJSON, explicit, implicit bool
+	var certOut string
 	fs.stringVar(&root, "root", "DIR", "serve DIR instead of a generated sample tree")
 	fs.stringVar(&big, "big", "SIZE", "also serve big.bin of SIZE bytes (suffixes KiB, MiB, GiB)")
 	fs.durationVar(&stopAfter, "for", "DURATION", "stop after DURATION (default: run until Ctrl-C)")
+	fs.boolVar(&explicit, "tls", "explicit FTPS (AUTH TLS), with a fresh self-signed certificate for 127.0.0.1")
+	fs.boolVar(&implicit, "implicit", "implicit FTPS (TLS from the first byte) instead; use ftps:// URLs")
+	fs.stringVar(&certOut, "cert", "FILE", "with --tls or --implicit: write the certificate (PEM) to FILE, for 'asyncftp --ca FILE'")
 	fs.boolVar(&verbose, "v,verbose", "print the server's log (commands and replies) on stderr")
 	fs.boolVar(&asJSON, "json", "print the address as one JSON object")
 	if _, err := fs.parse(e, args, 0, 0); err != nil {
@@ -59,7 +68,29 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		}
 		bigSize = n
 	}
-	opts := embedserver.Options{Root: root}
+	if certOut != "" && !explicit && !implicit {
+		return usageErrorf("--cert needs --tls or --implicit")
+	}
+	opts := embedserver.Options{Root: root, Implicit: implicit}
+	var pin string
+	if explicit || implicit {
+		scfg, _, err := embedserver.SelfSignedTLS()
+		if err != nil {
+			return failure(err)
+		}
+		der := scfg.Certificates[0].Certificate[0]
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return failure(err)
+		}
+		pin = netdriver.PinOf(cert).String()
+		if certOut != "" {
+			if err := os.WriteFile(certOut, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+				return failure(err)
+			}
+		}
+		opts.TLS = scfg
+	}
 	if verbose {
 		opts.Logger = e.Stderr
 	}
@@ -73,14 +104,24 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 			return failure(err)
 		}
 	}
+	scheme := "ftp"
+	if implicit {
+		scheme = "ftps"
+	}
 	if asJSON {
 		p := &printer{w: e.Stdout, json: true}
-		p.record(Record{Op: "serve", Status: "ok", Addr: srv.Addr, Root: srv.Root, URL: "ftp://" + srv.Addr + "/"}, "")
+		p.record(Record{Op: "serve", Status: "ok", Addr: srv.Addr, Root: srv.Root, URL: scheme + "://" + srv.Addr + "/", Pin: pin}, "")
 	} else {
 		fmt.Fprintf(e.Stdout, "asyncftp serve: listening on %s\n", srv.Addr)
-		fmt.Fprintf(e.Stdout, "  url:   ftp://%s/\n", srv.Addr)
+		fmt.Fprintf(e.Stdout, "  url:   %s://%s/\n", scheme, srv.Addr)
 		fmt.Fprintf(e.Stdout, "  root:  %s\n", srv.Root)
 		fmt.Fprintf(e.Stdout, "  users: anonymous (read-only); %s, password %s (read-write)\n", embedserver.DefaultUser, embedserver.DefaultPassword)
+		switch {
+		case implicit:
+			fmt.Fprintf(e.Stdout, "  tls:   implicit FTPS, self-signed; trust it with --pin %s%s\n", pin, caHint(certOut))
+		case explicit:
+			fmt.Fprintf(e.Stdout, "  tls:   explicit FTPS (use --tls), self-signed; trust it with --pin %s%s\n", pin, caHint(certOut))
+		}
 		fmt.Fprintf(e.Stdout, "Stop with Ctrl-C.\n")
 	}
 	if stopAfter > 0 {
@@ -96,6 +137,13 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 		fmt.Fprintln(e.Stdout, "asyncftp serve: stopped")
 	}
 	return nil
+}
+
+func caHint(certOut string) string {
+	if certOut == "" {
+		return ""
+	}
+	return " or --ca " + certOut
 }
 
 // parseSize reads "4096", "64KiB", "8MiB", "1GiB" (also K, M, G, KB, MB, GB

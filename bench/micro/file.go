@@ -1,0 +1,5 @@
+package micro
+
+import "os"
+
+func newFile(fd int) *os.File { return os.NewFile(uintptr(fd), "socketpair") }
