@@ -118,7 +118,9 @@ func (ct *ctrl) closed(err error) {
 		heap.Remove(&ct.loop.dl, ct.idx)
 	}
 	ct.s.ControlClosed(err)
-	if d := ct.data; d != nil {
+	if d := ct.data; d != nil && d.off == nil {
+		// An off-loop transfer may still complete after a 226 (the session
+		// closes it through CloseData when it may not); on-loop ones end here.
 		d.drop()
 	}
 	ct.obs.Ended(&ct.conn, ct.s.Err())
@@ -168,8 +170,8 @@ func (ct *ctrl) StartTLS() {
 
 // Close implements session.Driver.
 func (ct *ctrl) Close() {
-	if d := ct.data; d != nil {
-		d.drop()
+	if d := ct.data; d != nil && d.off == nil {
+		d.drop() // off-loop data is the session's to close (CloseData)
 	}
 	if ct.c == nil || ct.closing {
 		ct.closing = true

@@ -106,9 +106,9 @@ func (l *fltLeaks) end(t *testing.T, closers ...func()) {
 	}
 	goleak.VerifyNone(t, l.goroutines,
 		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1"))
-	// Closing is synchronous for every descriptor we own; the kernel only
-	// needs the close calls to have returned, which they have.
-	if n := fltFDs(t); n != l.fds {
+	// Closing is synchronous for every descriptor we own. Fewer than before
+	// is fine: something an earlier test left behind may have closed since.
+	if n := fltFDs(t); n > l.fds {
 		t.Errorf("%d file descriptors open, %d before the test: %s", n, l.fds, fltFDList())
 	}
 }

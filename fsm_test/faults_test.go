@@ -275,7 +275,7 @@ func TestFaultResetMidReply(t *testing.T) {
 	c.finish()
 }
 
-func TestFaultResetMidTransferReply(t *testing.T) {
+func TestFaultResetMidReplyAfterLogin(t *testing.T) {
 	c := fltStartCase(t, true, nil, fltSteps(fltLogin(), []ftptest.Step{
 		ftptest.Expect("PWD"), ftptest.RawSend(`257 "/ha`), ftptest.Reset(),
 	})...)

@@ -19,6 +19,7 @@ import (
 	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/internal/embedserver"
 	"github.com/asyncftp/asyncftp/internal/ftptest"
+	"github.com/asyncftp/asyncftp/session"
 	"github.com/asyncftp/asyncftp/transcript"
 )
 
@@ -738,15 +739,14 @@ func TestTransferOffLoopSlowSinkAfter226(t *testing.T) {
 	quitAndCheck(t, ctx, srv, c, "EPSV", "RETR slow.bin")
 }
 
-// TestTransferOffLoopUploadSlowServer: an upload from a bytes.Reader (whose
-// WriteTo hands io.Copy the whole buffer in one Write) to a server that reads
-// steadily but slowly takes longer than the data idle timeout in all. It
-// completes: the idle bound renews with every chunk that goes out.
+// TestTransferOffLoopUploadSlowServer: an off-loop upload, straight on the
+// engine, from a bytes.Reader (whose WriteTo hands io.Copy the whole buffer
+// in one Write) to a server that reads steadily but slowly, and takes longer
+// than the data idle timeout in all. It completes: the idle bound renews with
+// every chunk that goes out, not once per Write call.
 func TestTransferOffLoopUploadSlowServer(t *testing.T) {
 	leakCheck(t)
-	ctx := testCtx(t, 60*time.Second)
-	payload := pattern(t, "slow-server", 24<<20)
-	mem := &transcript.Memory{}
+	payload := pattern(t, "slow-server", 12<<20)
 	slowRead := ftptest.Func(func(c *ftptest.Conn) error {
 		d := c.Data().(*net.TCPConn)
 		_ = d.SetReadBuffer(64 << 10)
@@ -764,25 +764,53 @@ func TestTransferOffLoopUploadSlowServer(t *testing.T) {
 			if err != nil {
 				return fmt.Errorf("after %d bytes: %w", got, err)
 			}
-			time.Sleep(3 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond) // at most 6.5 MB/s
 		}
 		if sum := hex.EncodeToString(h.Sum(nil)); sum != sumOf(payload) || got != int64(len(payload)) {
 			return fmt.Errorf("server got %d bytes, sha ok=%v", got, sum == sumOf(payload))
 		}
 		return c.WriteLine("226 received")
 	})
-	srv, c := dialScripted(t, ctx, script(scriptLogin(),
+	srv := ftptest.NewServer(t, script(scriptLogin(),
 		steps(ftptest.Expect("EPSV"), ftptest.PassiveEPSV(),
 			ftptest.Expect("STOR big.bin"), ftptest.Reply("150 go ahead"),
 			ftptest.DataAccept(), slowRead),
-		scriptQuit()), mem, func(o *client.Options) { o.Config.Timeouts.DataIdle = 400 * time.Millisecond })
-	start := time.Now()
-	n, err := c.Stor(ctx, "big.bin", bytes.NewReader(payload))
-	if err != nil || n != int64(len(payload)) {
-		t.Fatalf("Stor to a slow server: n=%d err=%v after %v\n%v", n, err, time.Since(start), mem.Lines())
+		scriptQuit()), ftptest.WithTimeout(10*time.Second))
+	e, err := engine.New(engine.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("24 MiB to a slow reader in %v (idle bound 400ms)", time.Since(start))
-	quitAndCheck(t, ctx, srv, c, "EPSV", "STOR big.bin")
+	t.Cleanup(func() { e.Close() })
+	mem := &transcript.Memory{}
+	cfg := &session.Config{Transcript: mem, Timeouts: session.Timeouts{DataIdle: time.Second}}
+	login := make(chan session.Result, 1)
+	conn, err := e.Open(srv.Addr, cfg, func(_ *engine.Conn, r session.Result) { login <- r })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := <-login; r.Err != nil {
+		t.Fatalf("login: %v", r.Err)
+	}
+	do := func(req *session.Request) session.Result {
+		ch := make(chan session.Result, 1)
+		req.Done = func(r session.Result) { ch <- r }
+		conn.Do(req)
+		return <-ch
+	}
+	if r := do(&session.Request{Cmd: ftp.Cmd("TYPE", "I")}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	start := time.Now()
+	r := do(&session.Request{Cmd: ftp.Cmd("STOR", "big.bin"),
+		Data: &session.Data{Source: bytes.NewReader(payload), OffLoop: true}})
+	if r.Err != nil || r.Bytes != int64(len(payload)) {
+		t.Fatalf("STOR to a slow server: n=%d err=%v after %v\n%v", r.Bytes, r.Err, time.Since(start), mem.Lines())
+	}
+	t.Logf("12 MiB to a slow reader in %v (idle bound 1s)", time.Since(start))
+	if r := do(&session.Request{Cmd: ftp.Cmd("QUIT")}); r.Err != nil {
+		t.Errorf("QUIT: %v", r.Err)
+	}
+	srv.Wait()
 }
 
 // TestTransferEngineCloseDuringOffLoop: closing the engine while an off-loop

@@ -725,7 +725,8 @@ func (s *Session) end(event string, err error) {
 		// unless the table is broken. Force the terminal state all the same.
 		s.fsm.SetState(states.Failed)
 	}
-	if x := s.xfer; x != nil && x.req != nil && !x.dataDone {
+	if x := s.xfer; x != nil && x.req != nil && !x.dataDone && !x.drainable() {
+		x.dataDone = true
 		s.drv.CloseData(x.req)
 	}
 	s.drv.Close()
@@ -737,7 +738,12 @@ func (s *Session) end(event string, err error) {
 	if dead == nil {
 		dead = ftp.ErrClosed
 	}
-	if r := s.cur; r != nil {
+	if x := s.xfer; x != nil && x.req != nil && x.req.OffLoop && !x.released {
+		// The driver's goroutine still uses the caller's Sink or Source: the
+		// request finishes when DataClosed says it is done (finishEnded). If
+		// the server had already answered 226, the data may still complete.
+		x.ended, x.endErr = true, dead
+	} else if r := s.cur; r != nil {
 		s.cur = nil
 		if s.xfer != nil {
 			finishReq(r, Result{Bytes: s.xfer.n, Err: s.xfer.failWith(dead)})
@@ -747,7 +753,9 @@ func (s *Session) end(event string, err error) {
 			finishReq(r, Result{Err: dead})
 		}
 	}
-	s.xfer = nil
+	if s.xfer != nil && !s.xfer.ended {
+		s.xfer = nil
+	}
 	q := s.queue
 	s.queue = nil
 	for _, r := range q {

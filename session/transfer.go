@@ -30,6 +30,11 @@ type transfer struct {
 	released  bool
 	finishing bool
 	finishErr error
+	// ended: the session ended while an off-loop goroutine still held the
+	// caller's Sink or Source; DataClosed finishes the request (endErr is
+	// the session's error).
+	ended  bool
+	endErr error
 
 	ctlReply ftp.Reply
 	ctlErr   error // the final reply was a failure
@@ -127,7 +132,15 @@ func (s *Session) DataSent(req *DataRequest, n int) {
 // through DataSent); err is nil for a clean end of stream.
 func (s *Session) DataClosed(req *DataRequest, n int64, err error) {
 	x := s.xfer
-	if x == nil || x.req != req || s.Terminal() || x.released {
+	if x == nil || x.req != req || x.released {
+		return
+	}
+	if s.Terminal() {
+		if x.ended {
+			x.released = true
+			x.n += n
+			s.finishEnded(err)
+		}
 		return
 	}
 	x.released = true
@@ -295,4 +308,48 @@ func (s *Session) finishTransfer(err error) {
 		s.note(fmt.Sprintf("%s complete: %d bytes", verb, x.n))
 	}
 	s.complete(Result{Reply: x.ctlReply, Bytes: x.n, Err: err}, states.TransferDone)
+}
+
+// drainable reports whether the data connection may still complete after the
+// control connection is gone: the server already answered 226 for it (or the
+// outcome was decided), and an off-loop goroutine, bounded by its own idle
+// deadline, is still reading the last bytes.
+func (x *transfer) drainable() bool {
+	if x.req == nil || !x.req.OffLoop || x.released {
+		return false
+	}
+	return x.finishing || x.ctlDone && x.ctlErr == nil && x.failed == nil
+}
+
+// finishEnded completes the request of a transfer whose session ended while
+// its off-loop goroutine was still running, now that the goroutine is done
+// with the caller's Sink or Source.
+func (s *Session) finishEnded(dataErr error) {
+	x, r := s.xfer, s.cur
+	s.xfer, s.cur = nil, nil
+	if dataErr != nil && errors.Is(dataErr, io.EOF) {
+		dataErr = nil
+	}
+	verb := "transfer"
+	if r != nil {
+		verb = r.Cmd.Verb
+	}
+	res := Result{Reply: x.ctlReply, Bytes: x.n}
+	switch {
+	case x.finishing && x.finishErr != nil:
+		res.Err = x.finishErr
+	case (x.finishing || x.ctlDone && x.ctlErr == nil && x.failed == nil) && dataErr == nil:
+		if x.want > 0 && x.n != x.want {
+			res.Err = &ftp.TransferError{Verb: verb, Got: x.n, Want: x.want, Reason: "size differs from the announced size"}
+		} else {
+			s.note(fmt.Sprintf("%s complete: %d bytes (after the control connection ended)", verb, x.n))
+		}
+	case dataErr != nil:
+		res.Err = &ftp.TransferError{Verb: verb, Got: x.n, Want: x.wantOrUnknown(), Reason: "session ended", Err: x.endErr}
+	default:
+		res.Err = x.failWith(x.endErr)
+	}
+	if r != nil {
+		finishReq(r, res)
+	}
 }

@@ -24,7 +24,8 @@ stdout).
 
 The download goes to NAME.part in the target folder and is renamed to NAME
 only when every byte has arrived (and the size matches what SIZE announced),
-so a file under its real name is always complete. If the download fails,
+so a file under its real name is always complete (an existing NAME is
+replaced only then). If the download fails,
 NAME.part is removed, unless -c was given: then it is kept, and running the
 same command with -c again resumes it (REST + RETR) from where it stopped.
 With -c, a NAME that already has the remote size is left alone.

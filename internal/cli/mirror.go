@@ -18,6 +18,7 @@ import (
 	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/listing"
 	"github.com/asyncftp/asyncftp/states"
+	"github.com/asyncftp/asyncftp/transcript"
 )
 
 func init() {
@@ -38,8 +39,9 @@ Modification times are copied from the listing when it has them.
 
 The server's names are not trusted. An entry whose name is empty, "." or
 "..", holds '/' or '\' (so also absolute paths and "../x") or NUL, or that
-would be written through a symbolic link in DIR that leads out of DIR, is
-reported and skipped (status "refused"). Symbolic links on the server are
+would be written through a symbolic link in DIR that leads out of DIR (or
+through any absolute one), is reported and skipped (status "refused"). All
+writes go through an os.Root opened on DIR, which enforces the same rule. Symbolic links on the server are
 reported and skipped too, and folders deeper than --max-depth are not entered.
 The exit code is 4 if anything was refused or failed.
 
@@ -64,7 +66,8 @@ type mirror struct {
 	resume   bool
 	p        *printer
 
-	conns []*conn // one per worker; nil when that worker has no session
+	conns []*conn         // one per worker; nil when that worker has no session
+	sink  transcript.Sink // -v: one for all sessions, lines tagged with their session
 
 	mu       sync.Mutex
 	files    []mirrorFile
@@ -139,7 +142,8 @@ func runMirror(ctx context.Context, e *Env, args []string) error {
 	defer eng.Close()
 
 	m := &mirror{e: e, o: o, t: t, eng: eng, root: root, dir: dir, realDir: realDir,
-		maxDepth: maxDepth, resume: resume, p: newPrinter(e, o), conns: make([]*conn, jobs)}
+		maxDepth: maxDepth, resume: resume, p: newPrinter(e, o), conns: make([]*conn, jobs),
+		sink: o.transcriptSink(e, jobs > 1)}
 	start := time.Now()
 
 	// The first session proves the address and the login; the others follow.
@@ -196,7 +200,7 @@ func runMirror(ctx context.Context, e *Env, args []string) error {
 }
 
 func (m *mirror) dial(ctx context.Context) (*conn, error) {
-	return m.o.dial(ctx, m.e, m.t, m.eng, m.o.transcriptSink(m.e, len(m.conns) > 1))
+	return m.o.dial(ctx, m.e, m.t, m.eng, m.sink)
 }
 
 // session returns worker i's session, opening a new one if the old one ended

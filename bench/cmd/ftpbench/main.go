@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/asyncftp/asyncftp/bench/clients"
@@ -57,7 +58,7 @@ func clientMain(ctx context.Context, args []string) error {
 	fs.IntVar(&p.Loops, "loops", 1, "asyncftp event loops (0: one per core)")
 	fs.Int64Var(&p.BigSize, "bigsize", 0, "expected size of big.bin")
 	fs.Int64Var(&p.ListSize, "listsize", 0, "expected size of the LIST body")
-	fs.StringVar(&p.Profile, "cpuprofile", "", "write a CPU profile (asyncftp)")
+	fs.StringVar(&p.Profile, "cpuprofile", "", "write a CPU profile of the run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,6 +66,17 @@ func clientMain(ctx context.Context, args []string) error {
 		r   benchrun.Report
 		err error
 	)
+	if p.Profile != "" && *impl != "asyncftp" { // asyncftp profiles the measured part itself
+		f, err := os.Create(p.Profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	switch *impl {
 	case "asyncftp":
 		r, err = benchrun.RunAsyncftp(ctx, p)
