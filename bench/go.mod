@@ -8,6 +8,7 @@ require (
 	github.com/asyncftp/asyncftp v0.0.0-00010101000000-000000000000
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/panjf2000/gnet/v2 v2.9.7
+	golang.org/x/sys v0.50.0
 )
 
 require (
@@ -16,6 +17,5 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
 	golang.org/x/sync v0.11.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )

@@ -17,9 +17,18 @@ import (
 // loop is the engine's state for one gnet event loop. Only that loop touches it.
 type loop struct {
 	el       gnet.EventLoop
+	cli      *gnet.Client // the client that owns this loop, and only it
 	sessions map[*ctrl]struct{}
 	dl       deadlines
 	scratch  []byte // one upload chunk, shared by the loop's uploads
+}
+
+// enroll hands an established connection to the loop, on the calling
+// goroutine, and returns once OnOpen has run there. gnet duplicates the
+// descriptor for the loop and closes c in every case.
+func (l *loop) enroll(c net.Conn, ctx any) error {
+	_, err := l.cli.EnrollContext(c, ctx)
+	return err
 }
 
 func (l *loop) sweep(now time.Time) {
@@ -238,14 +247,8 @@ func (d *dataConn) dial() {
 // enroll puts an established data connection (dialled, or accepted in active
 // mode) on the session's loop; OnOpen then reports it to the session.
 func (d *dataConn) enroll(c net.Conn) {
-	res, err := d.ct.loop.el.Enroll(gnet.NewContext(context.Background(), d), c)
-	if err != nil {
-		c.Close()
+	if err := d.ct.loop.enroll(c, d); err != nil {
 		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, err) })
-		return
-	}
-	if r := <-res; r.Err != nil {
-		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, r.Err) })
 	}
 }
 

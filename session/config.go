@@ -61,7 +61,7 @@ type Limits struct {
 type Config struct {
 	User     string // "" means "anonymous"
 	Password Secret // "" with anonymous means "anonymous@"
-	Account  string // for servers that answer 332
+	Account  Secret // for servers that answer 332; never printed either
 
 	TLS         TLSMode // TLSExplicit makes the session send AUTH TLS, then PBSZ 0 and PROT
 	ClearData   bool    // with TLS: PROT C instead of PROT P (data in clear)
@@ -157,7 +157,7 @@ func (c *Config) maxListing() int64 {
 
 // Validate refuses credentials that could inject commands.
 func (c *Config) Validate() error {
-	for _, cmd := range []ftp.Command{{Verb: "USER", Arg: c.User}, {Verb: "PASS", Arg: string(c.Password)}, {Verb: "ACCT", Arg: c.Account}} {
+	for _, cmd := range []ftp.Command{{Verb: "USER", Arg: c.User}, {Verb: "PASS", Arg: string(c.Password)}, {Verb: "ACCT", Arg: string(c.Account)}} {
 		if err := cmd.Validate(); err != nil {
 			return err
 		}

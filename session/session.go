@@ -123,6 +123,7 @@ type Session struct {
 	xfer  *transfer
 	value any // set by the handler for cur
 
+	greetDL int64 // the greeting's deadline, which 120 replies do not extend
 	replyDL int64 // deadlines, unix nanoseconds, 0 = none
 	dataDL  int64
 	idleDL  int64
@@ -202,6 +203,7 @@ func (s *Session) Connected(remote, local string, done func(Result)) {
 	s.want = s.cfg.registry().Lookup(handlers.Connect)
 	s.sent = ftp.Command{}
 	s.setReplyDL(s.cfg.greetingTimeout())
+	s.greetDL = s.replyDL
 }
 
 // Receive feeds bytes read from the control connection.
@@ -282,7 +284,10 @@ func (s *Session) Tick(now time.Time) {
 		if idle := s.cfg.dataIdleTimeout().Nanoseconds(); x.lastData+idle > n {
 			s.dataDL = x.lastData + idle // bytes came since: push the deadline on
 		} else {
-			s.transferFailed(&ftp.TimeoutError{Op: "data idle"})
+			// No byte for the idle timeout: the transfer is short, whatever the
+			// server answers now (errors.Is ErrIncomplete and ErrTimeout).
+			s.transferFailed(&ftp.TransferError{Verb: x.verb(), Got: x.n, Want: x.wantOrUnknown(),
+				Reason: "no data", Err: &ftp.TimeoutError{Op: "data idle"}})
 			return
 		}
 	case s.idleDL != 0 && n >= s.idleDL:
@@ -342,7 +347,7 @@ func (s *Session) User() string { return s.cfg.user() }
 func (s *Session) Password() string { return s.cfg.password() }
 
 // Account implements handlers.Exchange.
-func (s *Session) Account() string { return s.cfg.Account }
+func (s *Session) Account() string { return s.cfg.Account.Reveal() }
 
 // WantTLS implements handlers.Exchange.
 func (s *Session) WantTLS() bool { return s.cfg.TLS == TLSExplicit }
@@ -364,6 +369,13 @@ func (s *Session) Send(cmd ftp.Command, h handlers.Handler) error {
 func (s *Session) Expect(h handlers.Handler) {
 	s.follow = true
 	s.want = h
+	if s.fsm.Current() == states.Greeting && s.greetDL != 0 {
+		// 120 "ready in a while": the greeting timeout still bounds the whole
+		// wait, however many 120s come.
+		s.replyDL = s.greetDL
+		s.reschedule()
+		return
+	}
 	if s.xfer != nil && s.xfer.opened && !s.xfer.dataDone {
 		// Bytes are flowing: the final reply comes after them, however long that
 		// takes. The data idle deadline guards the wait instead.

@@ -64,7 +64,7 @@ type Options struct {
 	// Rate caps new connections per second (0: no cap).
 	Rate float64
 	// MaxConnecting caps the sessions between Open and their greeting
-	// (default 256): it bounds the dials in flight, and the descriptors they
+	// (default 128): it bounds the dials in flight, and the descriptors they
 	// hold twice while the engine hands them to a loop.
 	MaxConnecting int
 	// Hold keeps every session open after its script until Release, then sends
@@ -140,7 +140,7 @@ func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Sw
 			ftp.ErrInvalidArgument, opts.Concurrency, n)
 	}
 	if opts.MaxConnecting <= 0 {
-		opts.MaxConnecting = 256
+		opts.MaxConnecting = 128
 	}
 	for i, j := range jobs {
 		if j.Config == nil || j.Addr == "" {

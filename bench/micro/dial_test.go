@@ -5,12 +5,14 @@ package micro
 import (
 	"context"
 	"net"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 )
 
 // acceptor accepts and closes connections until stopped: the far side of every
@@ -64,7 +66,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 
 func startGnet(b *testing.B) (*gnet.Client, gnet.EventLoop, *handler, func()) {
 	h := &handler{loop: make(chan gnet.EventLoop, 1), opened: make(chan struct{}, 1024)}
-	cli, err := gnet.NewClient(h, gnet.WithNumEventLoop(1), gnet.WithTCPNoDelay(gnet.TCPNoDelay))
+	cli, err := gnet.NewClient(h, gnet.WithNumEventLoop(1), gnet.WithTCPNoDelay(gnet.TCPNoDelay), gnet.WithLogger(quiet{}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -161,6 +163,58 @@ func BenchmarkDialEnrollClient(b *testing.B) {
 		}()
 		<-done
 		<-h.opened
+	}
+	report(b, cpu0)
+}
+
+// BenchmarkDialRawEpoll: what a loop that owned its sockets would pay: a
+// non-blocking socket, connect (EINPROGRESS), wait on the loop's epoll for
+// writability, SO_ERROR, TCP_NODELAY, close. No goroutine, no duplicate
+// descriptor, no second poller. gnet v2.9.7 has no public way to register such
+// a socket, which is why the engine dials through net.Dialer and Enroll.
+func BenchmarkDialRawEpoll(b *testing.B) {
+	addr, stop := acceptor(b)
+	defer stop()
+	ta, _ := net.ResolveTCPAddr("tcp", addr)
+	sa := &unix.SockaddrInet4{Port: ta.Port}
+	copy(sa.Addr[:], ta.IP.To4())
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Close(ep)
+	events := make([]unix.EpollEvent, 8)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ResetTimer()
+	cpu0 := cpuNow()
+	for i := 0; i < b.N; i++ {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
+			b.Fatal(err)
+		}
+		ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLIN, Fd: int32(fd)}
+		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			n, err := unix.EpollWait(ep, events, -1)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n == 0 {
+				b.Fatal(err)
+			}
+			break
+		}
+		if e, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || e != 0 {
+			b.Fatal(err, e)
+		}
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		unix.Close(fd)
 	}
 	report(b, cpu0)
 }

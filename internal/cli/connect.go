@@ -112,7 +112,7 @@ func (o *common) config(e *Env, t *Target, sink transcript.Sink) (session.Config
 	cfg := session.Config{
 		User:        creds.User,
 		Password:    creds.Password,
-		Account:     creds.Account,
+		Account:     session.Secret(creds.Account),
 		TLS:         t.TLS,
 		DisableEPSV: o.noEPSV,
 		Transcript:  sink,

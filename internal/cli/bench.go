@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+
+	"github.com/asyncftp/asyncftp/internal/benchrun"
+	"github.com/asyncftp/asyncftp/internal/leanserver"
+)
+
+func init() {
+	register(&command{
+		name:    "bench",
+		args:    "[HOST:PORT]",
+		summary: "measure the engine: many sessions against a loopback server",
+		help: `
+Run one benchmark scenario with the asyncftp engine and print one table row
+(or, with --json, one JSON line): sessions, errors, wall time, the CPU seconds
+of this process, peak RSS, RSS per idle session, p50/p99 session latency.
+
+Scenarios:
+  lifecycle  connect, log in, PWD, TYPE I, EPSV+LIST, EPSV+RETR of 1k.bin, QUIT;
+             -n sessions, -c at a time
+  idle       log -n sessions in and hold them all; RSS per session is
+             (RSS with all open - RSS before) / n, after a GC
+  bigretr    one download of big.bin (--bigsize bytes) to a discard sink; MB/s
+
+Without HOST:PORT, bench starts its own lean FTP server in a separate process
+(so that the CPU figures are the client's alone) and stops it at the end. A
+server given as HOST:PORT must serve 1k.bin (1024 bytes) and, for bigretr,
+big.bin; any user name and password are sent (--user, --password).
+
+Leave a minute between runs: each lifecycle session leaves three sockets in
+TIME_WAIT, and connecting gets dearer while thousands are there. The
+comparison with goroutine-per-session clients lives in the bench module:
+  cd bench && go run ./cmd/ftpbench run
+
+Examples:
+  asyncftp bench                                   lifecycle, 5000 sessions, 100 at a time
+  asyncftp bench --scenario idle -n 10000          hold 10,000 sessions on one loop
+  asyncftp bench --scenario lifecycle --loops 2 -c 1000
+  asyncftp bench --json 127.0.0.1:2121`,
+		run: runBench,
+	})
+}
+
+func runBench(ctx context.Context, e *Env, args []string) error {
+	fs := newFlagSet(commands["bench"])
+	p := benchrun.Params{Scenario: benchrun.Lifecycle, Sessions: 5000, Concurrency: 100, Loops: 1}
+	var (
+		asJSON bool
+		serve  bool
+		big    = int64(1 << 30)
+	)
+	fs.stringVar(&p.Scenario, "scenario", "NAME", "lifecycle, idle or bigretr")
+	fs.intVar(&p.Sessions, "n,sessions", "N", "sessions (lifecycle, idle)")
+	fs.intVar(&p.Concurrency, "c,concurrency", "N", "sessions at once (lifecycle)")
+	fs.intVar(&p.Loops, "loops", "N", "event loops; 0 = one per core")
+	fs.stringVar(&p.User, "user", "NAME", "user name to log in with (default bench)")
+	fs.stringVar(&p.Password, "password", "PW", "password (default bench)")
+	fs.stringVar(&p.Profile, "cpuprofile", "FILE", "write a CPU profile of the run to FILE")
+	fs.boolVar(&asJSON, "json", "print the result as one JSON line")
+	fs.FlagSet.Int64Var(&big, "bigsize", big, "size of big.bin in bytes (own server; checked)")
+	fs.FlagSet.BoolVar(&serve, "serve-lean", false, "internal: run the lean server for a parent bench")
+	pos, err := fs.parse(e, args, 0, 1)
+	if err != nil {
+		return err
+	}
+	if serve {
+		return serveLean(ctx, e, big)
+	}
+	switch p.Scenario {
+	case benchrun.Lifecycle, benchrun.Idle, benchrun.BigRetr:
+	default:
+		return usageErrorf("unknown scenario %q: lifecycle, idle or bigretr", p.Scenario)
+	}
+	if p.Sessions < 1 || p.Concurrency < 0 || p.Loops < 0 {
+		return usageErrorf("-n must be at least 1, -c and --loops at least 0")
+	}
+	if len(pos) == 1 {
+		p.Addr = pos[0]
+	} else {
+		addr, stop, err := startLean(big)
+		if err != nil {
+			return fmt.Errorf("starting the lean server: %w", err)
+		}
+		defer stop()
+		p.Addr = addr
+		p.BigSize = big
+		p.ListSize = int64(len(leanserver.Listing))
+	}
+	r, err := benchrun.RunAsyncftp(ctx, p)
+	if err != nil {
+		return connectError(err)
+	}
+	if asJSON {
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(e.Stdout, string(b))
+	} else {
+		printBench(e.Stdout, r)
+	}
+	if r.Failed > 0 {
+		return failure(fmt.Errorf("%d of %d sessions failed (%v); first: %s", r.Failed, r.Sessions, r.Errors, r.FirstError))
+	}
+	return nil
+}
+
+func printBench(w io.Writer, r benchrun.Report) {
+	fmt.Fprintf(w, "%-10s %6s %5s %6s %7s %8s %9s %9s %8s %9s %8s %8s\n",
+		"scenario", "loops", "conc", "ok", "errors", "wall s", "CPU s", "CPU/1000", "RSS MiB", "idle B/s", "p50 ms", "p99 ms")
+	idle := "-"
+	if r.IdleRSSPerSessB > 0 {
+		idle = strconv.FormatFloat(r.IdleRSSPerSessB, 'f', 0, 64)
+	}
+	fmt.Fprintf(w, "%-10s %6d %5d %6d %7d %8.2f %9.2f %9.3f %8.1f %9s %8.1f %8.1f\n",
+		r.Scenario, r.Loops, r.Concurrency, r.OK, r.Failed, r.WallS, r.RunCPUS, r.CPUPer1000,
+		float64(r.MaxRSSKiB)/1024, idle, r.P50Ms, r.P99Ms)
+	if r.MBps > 0 {
+		fmt.Fprintf(w, "bigretr: %d bytes at %.0f MB/s\n", r.Bytes, r.MBps)
+	}
+}
+
+// startLean runs `asyncftp bench --serve-lean` as a child process and returns
+// its address; stop closes its stdin and waits for it.
+func startLean(big int64) (string, func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(exe, "bench", "--serve-lean", "--bigsize", strconv.FormatInt(big, 10))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		in.Close()
+		_ = cmd.Wait()
+	}
+	m, err := benchrun.WaitForServer(out)
+	if err != nil || m["FTP"] == "" {
+		stop()
+		return "", nil, fmt.Errorf("lean server did not start: %v", err)
+	}
+	go io.Copy(io.Discard, out)
+	return m["FTP"], stop, nil
+}
+
+// serveLean is the child side: serve until stdin closes.
+func serveLean(ctx context.Context, e *Env, big int64) error {
+	srv, err := leanserver.Start(leanserver.Options{BigSize: big})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Fprintf(e.Stdout, "FTP %s\nREADY\n", srv.Addr)
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, e.Stdin)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return nil
+}
