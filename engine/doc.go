@@ -8,8 +8,10 @@
 // enrolled on, and so do its data connections; no session state is touched by two
 // goroutines. Nothing that blocks runs there:
 //
-//   - connections are dialled by short-lived goroutines with a connect timeout
-//     (gnet's own dial has none) and then enrolled on the chosen loop;
+//   - connections are dialled off the loop with a connect timeout (gnet's own
+//     dial has none), by dialler goroutines that are reused while dials keep
+//     coming, and then enrolled on the chosen loop (each loop belongs to a gnet
+//     client of its own, so the dialler enrols it directly);
 //   - timeouts are deadlines in a per-loop heap, swept by a task that gnet's ticker
 //     schedules onto each loop (the ticker itself runs on another goroutine and
 //     never touches a session);

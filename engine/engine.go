@@ -19,8 +19,9 @@ import (
 
 // Options configure an Engine.
 type Options struct {
-	// Loops is the number of event loops; 0 means one. Each session and its data
-	// connections live on one loop.
+	// Loops is the number of event loops; 0 means one (swarm.Loops and the
+	// command line's --loops 0 ask for one per core). Each session and its data
+	// connections live on one loop; sessions are dealt to loops in turn.
 	Loops int
 	// ConnectTimeout bounds each TCP dial (default 10s).
 	ConnectTimeout time.Duration
@@ -49,6 +50,7 @@ type Engine struct {
 	wg       sync.WaitGroup // dialling and off-loop goroutines
 	dialCtx  context.Context
 	cancel   context.CancelFunc
+	dialers  *dialers // goroutines that run the blocking dials
 
 	next   atomic.Uint64 // session ids
 	rr     atomic.Uint64 // round robin over loops
@@ -69,7 +71,7 @@ func New(opts Options) (*Engine, error) {
 	if opts.UploadChunk <= 0 {
 		opts.UploadChunk = 64 << 10
 	}
-	e := &Engine{opts: opts}
+	e := &Engine{opts: opts, dialers: newDialers()}
 	e.dialCtx, e.cancel = context.WithCancel(context.Background())
 	e.h = &handler{e: e, anchored: make(chan *loop, opts.Loops)}
 	// One gnet client of one loop per engine loop: Client.EnrollContext then
@@ -167,7 +169,7 @@ func (e *Engine) open(addr string, cfg *session.Config, obs Observer) (*Conn, er
 	}
 	ct.obs = obs
 	e.active.Add(1)
-	go e.dial(ct, addr)
+	e.dialers.run(func() { e.dial(ct, addr) })
 	return &ct.conn, nil
 }
 
@@ -209,7 +211,7 @@ func (f loginFunc) LoggedIn(c *Conn, r session.Result) {
 func (e *Engine) dial(ct *ctrl, addr string) {
 	defer e.wg.Done()
 	d := net.Dialer{Timeout: e.opts.ConnectTimeout}
-	c, err := d.DialContext(e.dialCtx, "tcp", addr)
+	c, err := dialTCP(e.dialCtx, &d, "tcp", addr)
 	if err != nil {
 		e.dialFailed(ct, dialError(addr, err))
 		return
@@ -266,6 +268,7 @@ func (e *Engine) Close() error {
 		}
 	}
 	e.wg.Wait() // off-loop data goroutines see their connections closed
+	e.dialers.close()
 	for _, f := range e.anchors {
 		f.Close()
 	}

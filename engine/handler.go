@@ -87,6 +87,7 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 // sweep onto each loop.
 func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now()
+	h.e.dialers.tick()
 	loops := h.e.ticked.Load()
 	if loops == nil {
 		return h.e.opts.Tick, gnet.None

@@ -161,7 +161,7 @@ func (ct *ctrl) OpenData(req *session.DataRequest) {
 		go d.runOffLoop()
 		return
 	}
-	go d.dial()
+	ct.e.dialers.run(d.dial)
 }
 
 // CloseData implements session.Driver.
@@ -236,7 +236,7 @@ type dataConn struct {
 func (d *dataConn) dial() {
 	defer d.ct.e.wg.Done()
 	dl := net.Dialer{Timeout: d.ct.e.opts.ConnectTimeout}
-	c, err := dl.DialContext(d.ct.e.dialCtx, d.req.Network, d.req.Addr)
+	c, err := dialTCP(d.ct.e.dialCtx, &dl, d.req.Network, d.req.Addr)
 	if err != nil {
 		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, dialError(d.req.Addr, err)) })
 		return

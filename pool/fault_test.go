@@ -157,7 +157,8 @@ func (f *faultServer) serve(c *ftptest.Conn) error {
 			err = f.stor(c, arg, offset)
 		case "DELE":
 			if how := f.takeFault(c.N(), verb); how != "" {
-				return f.strike(c, how, "DELE "+arg)
+				err = f.strike(c, how, "DELE "+arg)
+				break
 			}
 			f.mu.Lock()
 			delete(f.files, arg)

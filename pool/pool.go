@@ -108,6 +108,7 @@ type Stats struct {
 	Logins   int64 // successful logins, replacements included
 	Replaced int64 // sessions closed because they died
 	Retries  int64 // operations run again
+	Waiting  int   // callers waiting for a session now
 }
 
 // Pool runs operations on up to Options.Size sessions. Its methods may be
@@ -120,7 +121,11 @@ type Pool struct {
 	opts Options
 
 	slots []*slot
-	free  chan *slot // idle slots, connected or not
+	// tokens holds one token per slot not in use: taking one entitles the
+	// caller to a slot from idle.
+	tokens chan struct{}
+	idleMu sync.Mutex
+	idle   []*slot // slots not in use: logged-in ones at the end, taken first
 
 	waiting atomic.Int64
 	logins  atomic.Int64
@@ -189,16 +194,17 @@ func New(eng *engine.Engine, addr string, cfg session.Config, opts Options) (*Po
 		}
 		p.eng, p.own = own, own
 	}
-	p.free = make(chan *slot, opts.Size)
+	p.tokens = make(chan struct{}, opts.Size)
 	for i := 0; i < opts.Size; i++ {
 		s := &slot{}
 		p.slots = append(p.slots, s)
-		p.free <- s
+		p.idle = append(p.idle, s)
+		p.tokens <- struct{}{}
 	}
-	// The first session, now: its own timeouts bound the login.
-	s := <-p.free
-	err := p.connect(context.Background(), s)
-	p.free <- s
+	// The first session, now: its own timeouts bound the login. It goes to
+	// the end of idle, to be used first.
+	err := p.connect(context.Background(), p.slots[0])
+	p.idle = append(p.idle[1:], p.slots[0])
 	if err != nil {
 		p.stop()
 		if p.own != nil {
@@ -231,7 +237,8 @@ func (p *Pool) Stats() Stats {
 			n++
 		}
 	}
-	return Stats{Sessions: n, Logins: p.logins.Load(), Replaced: p.dead.Load(), Retries: p.retries.Load()}
+	return Stats{Sessions: n, Logins: p.logins.Load(), Replaced: p.dead.Load(), Retries: p.retries.Load(),
+		Waiting: int(p.waiting.Load())}
 }
 
 // Cap returns the most sessions the pool opens (Options.Size).
@@ -247,8 +254,8 @@ func (p *Pool) acquire(ctx context.Context) (*slot, error) {
 	p.running.Add(1)
 	p.mu.Unlock()
 	select {
-	case s := <-p.free:
-		return s, nil
+	case <-p.tokens:
+		return p.take(), nil
 	default:
 	}
 	if p.waiting.Add(1) > int64(p.opts.QueueLimit) {
@@ -258,8 +265,8 @@ func (p *Pool) acquire(ctx context.Context) (*slot, error) {
 	}
 	defer p.waiting.Add(-1)
 	select {
-	case s := <-p.free:
-		return s, nil
+	case <-p.tokens:
+		return p.take(), nil
 	case <-ctx.Done():
 		p.running.Done()
 		return nil, fmt.Errorf("%w: waiting for a session: %w", ftp.ErrCanceled, context.Cause(ctx))
@@ -277,8 +284,26 @@ func (p *Pool) release(s *slot, failed bool) {
 		s.set(nil)
 		p.dead.Add(1)
 	}
-	p.free <- s
+	p.idleMu.Lock()
+	if s.client() != nil {
+		p.idle = append(p.idle, s)
+	} else {
+		p.idle = append([]*slot{s}, p.idle...)
+	}
+	p.idleMu.Unlock()
+	p.tokens <- struct{}{}
 	p.running.Done()
+}
+
+// take pops a slot for a caller holding a token, a logged-in one if any, so
+// that light work reuses sessions instead of opening new ones.
+func (p *Pool) take() *slot {
+	p.idleMu.Lock()
+	defer p.idleMu.Unlock()
+	s := p.idle[len(p.idle)-1]
+	p.idle[len(p.idle)-1] = nil
+	p.idle = p.idle[:len(p.idle)-1]
+	return s
 }
 
 func (p *Pool) isClosed() bool {
