@@ -231,10 +231,7 @@ func dialError(addr string, err error) error {
 
 func (e *Engine) dialFailed(ct *ctrl, err error) {
 	// Report on the loop, like every other outcome.
-	if xerr := ct.loop.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		ct.connectFailed(err)
-		return nil
-	})); xerr != nil {
+	if !ct.loop.execute(func() { ct.connectFailed(err) }) {
 		// The loop is gone (engine stopped): report from here; nothing else
 		// can touch the session any more.
 		ct.connectFailed(err)
@@ -268,6 +265,9 @@ func (e *Engine) Close() error {
 		}
 	}
 	e.wg.Wait() // off-loop data goroutines see their connections closed
+	for _, l := range e.loops {
+		l.halt() // every result and Run queued so far runs; later Runs run on their caller
+	}
 	e.dialers.close()
 	for _, f := range e.anchors {
 		f.Close()
@@ -300,11 +300,7 @@ func (c *Conn) Do(req *session.Request) {
 // the (ended) session on the calling goroutine so that callbacks still fire.
 func (c *Conn) Run(f func(*session.Session)) {
 	ct := c.ct
-	err := ct.loop.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		f(ct.s)
-		return nil
-	}))
-	if err != nil {
+	if !ct.loop.execute(func() { f(ct.s) }) {
 		ct.mu.Lock()
 		defer ct.mu.Unlock()
 		if !ct.s.Terminal() {

@@ -14,13 +14,51 @@ import (
 	"github.com/asyncftp/asyncftp/session"
 )
 
-// loop is the engine's state for one gnet event loop. Only that loop touches it.
+// loop is the engine's state for one gnet event loop. Only that loop touches
+// it, except for the task bookkeeping at the end (see execute).
 type loop struct {
 	el       gnet.EventLoop
 	cli      *gnet.Client // the client that owns this loop, and only it
 	sessions map[*ctrl]struct{}
 	dl       deadlines
 	scratch  []byte // one upload chunk, shared by the loop's uploads
+
+	// gnet drops the tasks still queued when a loop stops (and its stop
+	// overtakes low-priority tasks), so Close halts each loop and waits for
+	// the tasks queued through execute before it stops the loop.
+	taskMu sync.RWMutex
+	halted bool           // guarded by taskMu: execute queues nothing more
+	tasks  sync.WaitGroup // tasks queued through execute and not yet run
+}
+
+// execute queues f on the loop, from any goroutine, and reports whether it
+// did. Once Close has halted the loop it queues nothing.
+func (l *loop) execute(f func()) bool {
+	l.taskMu.RLock()
+	defer l.taskMu.RUnlock()
+	if l.halted {
+		return false
+	}
+	l.tasks.Add(1)
+	err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		defer l.tasks.Done()
+		f()
+		return nil
+	}))
+	if err != nil {
+		l.tasks.Done()
+		return false
+	}
+	return true
+}
+
+// halt stops execute from queueing and waits until every task it queued has
+// run. Call it off the loop, once nothing needs the loop any more.
+func (l *loop) halt() {
+	l.taskMu.Lock()
+	l.halted = true
+	l.taskMu.Unlock()
+	l.tasks.Wait()
 }
 
 // enroll hands an established connection to the loop, on the calling
@@ -211,10 +249,7 @@ func (ct *ctrl) Reschedule(t time.Time) {
 
 // later runs f on the loop after the current callback.
 func (ct *ctrl) later(f func()) {
-	_ = ct.loop.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		f()
-		return nil
-	}))
+	ct.loop.execute(f)
 }
 
 // dataConn is one data connection.

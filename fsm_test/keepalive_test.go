@@ -247,3 +247,78 @@ func TestKeepaliveIdleDrop(t *testing.T) {
 		})
 	}
 }
+
+// idleDropper is a server that hangs up (421) on a control connection that
+// stays quiet for idleLimit, as many servers and NAT boxes do; it answers
+// NOOP, PWD and QUIT meanwhile.
+func idleDropper(idleLimit time.Duration, noops *int, mu *sync.Mutex) ftptest.Script {
+	return script(scriptLogin(), steps(ftptest.Func(func(c *ftptest.Conn) error {
+		rd := bufio.NewReader(c.NetConn())
+		for i := 0; i < 1000; i++ {
+			c.NetConn().SetReadDeadline(time.Now().Add(idleLimit))
+			line, err := rd.ReadString('\n')
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.WriteLine("421 Idle timeout; closing control connection")
+				return nil // the script ends: the server hangs up
+			}
+			if err != nil {
+				return err
+			}
+			switch strings.TrimRight(line, "\r\n") {
+			case "NOOP":
+				mu.Lock()
+				*noops++
+				mu.Unlock()
+				err = c.WriteLine("200 NOOP ok")
+			case "PWD":
+				err = c.WriteLine(`257 "/" is the current directory`)
+			case "QUIT":
+				return c.WriteLine("221 bye")
+			default:
+				err = c.WriteLine("502 not here")
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return errors.New("too many commands")
+	})))
+}
+
+// TestIdleKeepalive: a session idle in Ready for longer than the server's idle
+// limit is dropped (the next call fails with the typed 421) unless
+// IdleKeepalive keeps it alive.
+func TestIdleKeepalive(t *testing.T) {
+	leakCheck(t)
+	for _, every := range []time.Duration{0, 150 * time.Millisecond} {
+		t.Run(fmt.Sprintf("every %v", every), func(t *testing.T) {
+			ctx := testCtx(t, 20*time.Second)
+			var mu sync.Mutex
+			noops := 0
+			srv := ftptest.NewServer(t, idleDropper(600*time.Millisecond, &noops, &mu), ftptest.WithoutLog())
+			c, err := client.Dial(ctx, srv.Addr, &client.Options{Config: session.Config{IdleKeepalive: every}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			time.Sleep(1500 * time.Millisecond) // idle, well past the server's limit
+			_, err = c.Pwd(ctx)
+			mu.Lock()
+			n := noops
+			mu.Unlock()
+			if every == 0 {
+				var fe *ftp.Error
+				if !errors.As(err, &fe) || fe.Code != 421 {
+					t.Fatalf("PWD after an idle drop: %v, want the server's 421", err)
+				}
+				return
+			}
+			if err != nil || n == 0 {
+				t.Fatalf("PWD with keepalive: %v after %d NOOPs", err, n)
+			}
+			if err := c.Quit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

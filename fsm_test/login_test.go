@@ -77,7 +77,7 @@ func TestLoginScriptedEngine(t *testing.T) {
 			e := fltEngine(t)
 			w := fltNewWatch()
 			cfg := fltConfig(w, nil)
-			cfg.User, cfg.Password, cfg.Account = c.user, c.password, c.account
+			cfg.User, cfg.Password, cfg.Account = c.user, c.password, session.Secret(c.account)
 			conn, res := fltOpen(t, e, srv.Addr, &cfg)
 			want := c.commands
 			if c.code == 0 {
@@ -125,7 +125,7 @@ func TestLoginScriptedClient(t *testing.T) {
 			e := fltEngine(t)
 			w := fltNewWatch()
 			cfg := fltConfig(w, nil)
-			cfg.User, cfg.Password, cfg.Account = c.user, c.password, c.account
+			cfg.User, cfg.Password, cfg.Account = c.user, c.password, session.Secret(c.account)
 			cl, err := fltDial(t, e, srv.Addr, cfg, true)
 			if c.code == 0 {
 				if err != nil {

@@ -118,4 +118,3 @@ func TestPoolThousandFiles(t *testing.T) {
 		})
 	}
 }
-

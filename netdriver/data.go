@@ -205,15 +205,20 @@ func transportFailure(err error) bool {
 func (d *dataConn) upload(dc *deadlineConn, raw net.Conn) (int64, error) {
 	ct, req := d.ct, d.req
 	var w io.Writer = dc
+	var src io.Reader = readerOnly{req.Source}
 	if !req.OffLoop {
 		// The session watches the idle deadline of an in-session transfer
 		// itself: tell it about the progress.
 		w = &progress{w: dc, sent: func(n int) { ct.exec.submit(func() { ct.s.DataSent(req, n) }) }}
+		// And it finishes the request without waiting for this goroutine, so
+		// the caller's Source is read on the executor, never once the session
+		// has dropped the connection (which it does before Done runs).
+		src = sessionSource{d}
 	}
 	buf := make([]byte, 32<<10)
 	// readerOnly hides WriterTo, so every Write is one buffer and renews the
 	// idle deadline.
-	n, err := io.CopyBuffer(w, readerOnly{req.Source}, buf)
+	n, err := io.CopyBuffer(w, src, buf)
 	if err == nil {
 		if tc, ok := dc.Conn.(*tls.Conn); ok {
 			err = tc.CloseWrite()
@@ -282,6 +287,25 @@ func timeoutErr(err error) error {
 type readerOnly struct{ r io.Reader }
 
 func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
+
+// sessionSource reads an in-session upload's Source on the executor, and not
+// at all once the connection has been dropped.
+type sessionSource struct{ d *dataConn }
+
+func (s sessionSource) Read(p []byte) (n int, err error) {
+	d := s.d
+	d.ct.exec.call(func() {
+		d.mu.Lock()
+		closed := d.closed
+		d.mu.Unlock()
+		if closed {
+			err = ftp.ErrClosed
+			return
+		}
+		n, err = d.req.Source.Read(p)
+	})
+	return n, err
+}
 
 // progress reports each successful write.
 type progress struct {

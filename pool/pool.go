@@ -159,11 +159,17 @@ func (s *slot) set(c *client.Client) {
 	s.mu.Unlock()
 }
 
+// DefaultIdleKeepalive is the NOOP interval of sessions idle in the pool when
+// cfg.IdleKeepalive is zero; a negative cfg.IdleKeepalive turns it off.
+const DefaultIdleKeepalive = time.Minute
+
 // New starts a pool of sessions to addr (host:port) on eng, logging in with
 // cfg. It opens the first session at once, so that a wrong password or an
 // unreachable server fails here; the others open when work needs them. With
 // eng nil the pool runs its own one-loop engine and stops it on Close. cfg is
-// copied; every session shares the copy.
+// copied; every session shares the copy. Idle sessions send NOOP every
+// cfg.IdleKeepalive (DefaultIdleKeepalive when zero), so that the server and
+// the routers between keep them.
 func New(eng *engine.Engine, addr string, cfg session.Config, opts Options) (*Pool, error) {
 	if opts.Size <= 0 {
 		opts.Size = 4
@@ -184,6 +190,9 @@ func New(eng *engine.Engine, addr string, cfg session.Config, opts Options) (*Po
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.IdleKeepalive == 0 {
+		cfg.IdleKeepalive = DefaultIdleKeepalive
 	}
 	p := &Pool{eng: eng, addr: addr, cfg: cfg, opts: opts, done: make(chan struct{})}
 	p.abort, p.stop = context.WithCancel(context.Background())

@@ -640,21 +640,23 @@ func (s *Session) complete(res Result, event string) {
 			s.fail(fmt.Errorf("%w: %w", ftp.ErrUnsupported, res.Err))
 			return
 		}
+		if r.Cmd.Verb == "login" && r.internal && s.cfg.TLS != TLSNone {
+			prot := "P"
+			if s.cfg.ClearData {
+				prot = "C"
+			}
+			// Protection follows login (RFC 4217); these go before anything
+			// queued, including what the login's Done queues: so they are
+			// queued before it runs.
+			s.queue = append([]*Request{
+				{Cmd: ftp.Cmd("PBSZ", "0"), internal: true},
+				{Cmd: ftp.Cmd("PROT", prot), internal: true},
+			}, s.queue...)
+		}
 		finishReq(r, res)
 	}
 	if s.Terminal() {
 		return
-	}
-	if r != nil && r.Cmd.Verb == "login" && r.internal && s.cfg.TLS != TLSNone {
-		prot := "P"
-		if s.cfg.ClearData {
-			prot = "C"
-		}
-		// Protection follows login (RFC 4217); these go before anything queued.
-		s.queue = append([]*Request{
-			{Cmd: ftp.Cmd("PBSZ", "0"), internal: true},
-			{Cmd: ftp.Cmd("PROT", prot), internal: true},
-		}, s.queue...)
 	}
 	s.pump()
 	if s.cur == nil && !s.Terminal() && s.cfg.Timeouts.Idle > 0 {

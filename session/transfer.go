@@ -230,10 +230,12 @@ func (s *Session) transferStep() {
 		}
 		// 226 before the last bytes: keep reading until the data connection ends.
 		s.note("final reply before data end; waiting for the data connection")
-		if !x.req.OffLoop {
+		if !x.req.OffLoop && x.opened {
 			// Off the loop the driver bounds quiet reads itself; the session
 			// cannot see that goroutine's progress, and a slow writer that
-			// still drains the socket must not time out here.
+			// still drains the socket must not time out here. Not yet open
+			// (active mode: the accept is still on its way to the loop): the
+			// data-connect deadline keeps bounding the wait.
 			s.dataDL = x.lastData + s.cfg.dataIdleTimeout().Nanoseconds()
 			s.reschedule()
 		}
