@@ -143,7 +143,9 @@ func (e *Engine) Active() int { return int(e.active.Load()) }
 // Open starts a session to addr (host:port) and returns at once. The session
 // dials off the loop, enrols on a loop, reads the greeting and logs in; onLogin
 // (optional) runs on that loop with the login's result. Work queued with
-// Conn.Do before the login finishes waits for it.
+// Conn.Do before the login finishes waits for it. The engine has no TLS: a
+// Config with TLSImplicit is refused (ftp.ErrUnsupported), and one with
+// TLSExplicit fails after AUTH TLS, before USER; use package netdriver.
 func (e *Engine) Open(addr string, cfg *session.Config, onLogin func(*Conn, session.Result)) (*Conn, error) {
 	return e.open(addr, cfg, loginFunc(onLogin))
 }
@@ -151,6 +153,11 @@ func (e *Engine) Open(addr string, cfg *session.Config, onLogin func(*Conn, sess
 func (e *Engine) open(addr string, cfg *session.Config, obs Observer) (*Conn, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.TLS == session.TLSImplicit {
+		// gnet has no TLS: the session would greet and log in in clear text.
+		// (Explicit TLS fails safely: StartTLS answers ErrUnsupported.)
+		return nil, fmt.Errorf("%w: implicit TLS needs the net.Conn driver (package netdriver)", ftp.ErrUnsupported)
 	}
 	e.mu.Lock()
 	if e.stopping {

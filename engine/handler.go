@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -74,6 +77,12 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		v.c = nil
 		if !v.dropped {
 			v.dropped = true
+			if v.req.Upload && errors.Is(err, io.EOF) {
+				// Only the client ends an upload's stream (pump closes with
+				// a nil error). The server's FIN came first, and gnet closes
+				// on it: not every byte went out, whatever it answers.
+				err = fmt.Errorf("server ended the data connection before the upload did: %w", io.ErrUnexpectedEOF)
+			}
 			v.ct.s.DataClosed(v.req, 0, err)
 		}
 		if v.ct.data == v {

@@ -366,7 +366,9 @@ const (
 func (d *dataConn) redrive() {
 	_ = d.ct.loop.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		d.pumping = false
-		if d.c != nil && !d.dropped && d.pump() == gnet.Close {
+		// pump may end the request, and its Done the session, which closes
+		// the connection at once (OnClose clears d.c): check again.
+		if d.c != nil && !d.dropped && d.pump() == gnet.Close && d.c != nil {
 			_ = d.ct.loop.el.Close(d.c)
 		}
 		return nil

@@ -208,6 +208,19 @@ func TestHelp(t *testing.T) {
 	if r := run(t, t.TempDir(), nil, "help", "get"); r.code != 0 || !strings.Contains(r.stdout, "-c, --continue") {
 		t.Errorf("help get\n%s", r)
 	}
+	// Every command that connects takes the data-mode and keepalive flags;
+	// get and mirror take -j.
+	for _, c := range []string{"ls", "get", "put", "mkdir", "rm", "mv", "mirror"} {
+		r := run(t, t.TempDir(), nil, c, "--help")
+		for _, want := range []string{"--active ", "--data-mode MODE", "--keepalive DURATION", "(default 30s)", "--active-ports MIN-MAX"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("%s --help lacks %q\n%s", c, want, r)
+			}
+		}
+		if jobs := strings.Contains(r.stdout, "-j, --jobs N"); jobs != (c == "get" || c == "mirror") {
+			t.Errorf("%s --help: -j shown: %v\n%s", c, jobs, r)
+		}
+	}
 }
 
 func TestVersion(t *testing.T) {

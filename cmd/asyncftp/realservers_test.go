@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,6 +88,28 @@ func TestRealServers(t *testing.T) {
 			r = run(t, dir, nil, with("mirror", "--json", "ftp://"+addr+"/", target)...)
 			if rs := records(t, r.stdout); r.code != 0 || rs[len(rs)-1].Counts["downloaded"] != 0 {
 				t.Errorf("second mirror fetched again\n%s", r)
+			}
+
+			// get -j 3 --active: several files through a pool, the server
+			// connecting to us for each, byte-exact.
+			args := with("get", "-j", "3", "--active", "-v", "--json", "-o", filepath.Join(dir, "active")+"/")
+			want := map[string]string{}
+			for _, e := range tree {
+				base := path.Base(e.path)
+				if e.typ != "file" || want[base] != "" || len(want) == 6 || strings.Trim(e.path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/") != "" {
+					continue
+				}
+				want[base] = e.sha
+				args = append(args, "ftp://"+addr+"/"+e.path)
+			}
+			r = run(t, dir, nil, args...)
+			if r.code != 0 || len(want) < 2 || (!strings.Contains(r.stderr, "C: EPRT ") && !strings.Contains(r.stderr, "C: PORT ")) {
+				t.Fatalf("get -j 3 --active of %d files\n%s", len(want), r)
+			}
+			for base, sha := range want {
+				if got := fileSHA(t, filepath.Join(dir, "active", base)); got != sha {
+					t.Errorf("active %s: sha256 %s, want %s", base, got, sha)
+				}
 			}
 
 			// The read-write user: put, get back, mkdir, mv, rm, with the password from the environment.

@@ -1,5 +1,5 @@
 // Package cli is the asyncftp command-line tool: subcommands (ls, get, put, mkdir, rm, mv, mirror, demo, serve,
-// version) over the blocking client, with ftp:// URLs, netrc credentials, progress bars, JSON output and exit codes.
+// version) over the blocking client and the session pool, with ftp:// URLs, netrc credentials, progress bars, JSON and exit codes.
 //
 // cmd/asyncftp is a one-line main around [Main]; everything else lives here so that
 // each subcommand sits in a file of its own and the helpers can be unit-tested.

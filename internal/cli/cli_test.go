@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/session"
@@ -264,5 +265,64 @@ func TestFlagsInterleaved(t *testing.T) {
 	}
 	if _, err := newFlagSet(c).parse(e, []string{"-h"}, 2, 2); !errors.Is(err, errHelpShown) {
 		t.Errorf("-h: %v", err)
+	}
+}
+
+func TestDataFlags(t *testing.T) {
+	e := &Env{Stdout: &strings.Builder{}, Stderr: &strings.Builder{}, Getenv: func(string) string { return "" }}
+	target := &Target{Scheme: "ftp", Host: "127.0.0.1", Port: 21}
+	cases := []struct {
+		args      []string
+		mode      session.DataMode
+		active    session.ActiveOptions
+		keepalive time.Duration
+		idle      time.Duration
+		usage     bool
+	}{
+		{args: nil, mode: session.DataPassive, keepalive: 30 * time.Second, idle: 30 * time.Second},
+		{args: []string{"--active"}, mode: session.DataActive, keepalive: 30 * time.Second, idle: 30 * time.Second},
+		{args: []string{"--data-mode", "active"}, mode: session.DataActive, keepalive: 30 * time.Second, idle: 30 * time.Second},
+		{args: []string{"--active", "--data-mode=active"}, mode: session.DataActive, keepalive: 30 * time.Second, idle: 30 * time.Second},
+		{args: []string{"--data-mode", "AUTO", "--active-ports", "50000-50099"}, mode: session.DataAuto,
+			active: session.ActiveOptions{PortMin: 50000, PortMax: 50099}, keepalive: 30 * time.Second, idle: 30 * time.Second},
+		{args: []string{"--active", "--active-addr", "203.0.113.7", "--keepalive", "5s"}, mode: session.DataActive,
+			active: session.ActiveOptions{Advertise: "203.0.113.7"}, keepalive: 5 * time.Second, idle: 5 * time.Second},
+		{args: []string{"--keepalive", "0"}, mode: session.DataPassive, keepalive: 0, idle: -1},
+		{args: []string{"--active", "--data-mode", "passive"}, usage: true},
+		{args: []string{"--active", "--data-mode", "auto"}, usage: true},
+		{args: []string{"--data-mode", "both"}, usage: true},
+		{args: []string{"--active", "--active-ports", "70000-70001"}, usage: true},
+		{args: []string{"--active", "--active-ports", "6000-5000"}, usage: true},
+		{args: []string{"--active", "--active-ports", "6000"}, usage: true},
+		{args: []string{"--active", "--active-addr", "host.example"}, usage: true},
+		{args: []string{"--active-ports", "5000-6000"}, usage: true}, // passive: the range would be ignored
+		{args: []string{"--keepalive", "-5s"}, usage: true},
+	}
+	for _, c := range cases {
+		o := &common{}
+		fs := newFlagSet(&command{name: "x"})
+		o.register(fs)
+		if _, err := fs.parse(e, c.args, 0, 0); err != nil {
+			t.Fatalf("%q: %v", c.args, err)
+		}
+		cfg, _, err := o.config(e, target, nil)
+		var ee *exitError
+		if c.usage {
+			if !errors.As(err, &ee) || ee.code != ExitUsage {
+				t.Errorf("%q: %v, want a usage error", c.args, err)
+			}
+			if _, terr := o.target("ftp://127.0.0.1/"); !errors.As(terr, &ee) || ee.code != ExitUsage {
+				t.Errorf("%q: target() accepts the flags: %v", c.args, terr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if cfg.DataMode != c.mode || cfg.Active != c.active || cfg.Keepalive != c.keepalive || cfg.IdleKeepalive != c.idle {
+			t.Errorf("%q: mode %v active %+v keepalive %v idle %v; want %v %+v %v %v", c.args,
+				cfg.DataMode, cfg.Active, cfg.Keepalive, cfg.IdleKeepalive, c.mode, c.active, c.keepalive, c.idle)
+		}
 	}
 }

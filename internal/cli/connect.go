@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,8 +31,18 @@ type common struct {
 	timeout  time.Duration
 	noEPSV   bool
 
+	active      bool          // --active: the same as --data-mode active
+	dataMode    string        // --data-mode: passive, active or auto ("" = passive, or active with --active)
+	activePorts string        // --active-ports MIN-MAX
+	activeAddr  string        // --active-addr IP: the address to advertise in EPRT/PORT
+	keepalive   time.Duration // --keepalive: NOOP interval during transfers and in idle pooled sessions; 0 = off
+
 	transfers bool // the command moves file data: progress flags apply
 }
+
+// defaultKeepalive is the CLI's --keepalive: long downloads keep their control
+// connection alive through NAT boxes and servers with short idle timeouts.
+const defaultKeepalive = 30 * time.Second
 
 func (o *common) register(f *flagSet) {
 	f.boolVar(&o.verbose, "v,verbose", "print the live FTP transcript (C:/S: lines) on stderr; passwords masked")
@@ -44,6 +56,58 @@ func (o *common) register(f *flagSet) {
 	f.boolVar(&o.insecure, "insecure", "FTPS: do not verify the server's certificate (unsafe; says so on stderr)")
 	f.durationVar(&o.timeout, "timeout", "DURATION", "connect and reply timeout (default 15s to connect, 30s per reply)")
 	f.boolVar(&o.noEPSV, "no-epsv", "use PASV only (some firewalls and old servers mishandle EPSV)")
+	f.boolVar(&o.active, "active", "active mode: the server connects to us for data (EPRT, or PORT); the same as --data-mode active")
+	f.stringVar(&o.dataMode, "data-mode", "MODE", "passive (EPSV/PASV, the default), active (EPRT/PORT) or auto (passive; active once the server refuses EPSV and PASV)")
+	f.stringVar(&o.activePorts, "active-ports", "MIN-MAX", "active mode: listen on a port in this range (a firewall opening)")
+	f.stringVar(&o.activeAddr, "active-addr", "IP", "active mode: advertise this address in EPRT/PORT (a public address behind NAT)")
+	o.keepalive = defaultKeepalive
+	f.durationVar(&o.keepalive, "keepalive", "DURATION", "send NOOP this often on the control connection during long transfers and while pooled sessions wait; 0 turns it off")
+}
+
+// dataSettings turns --active, --data-mode, --active-ports and --active-addr
+// into the session's data mode and active-mode options.
+func (o *common) dataSettings() (session.DataMode, session.ActiveOptions, error) {
+	var a session.ActiveOptions
+	mode := session.DataPassive
+	switch strings.ToLower(o.dataMode) {
+	case "":
+		if o.active {
+			mode = session.DataActive
+		}
+	case "passive", "pasv":
+		mode = session.DataPassive
+	case "active", "port":
+		mode = session.DataActive
+	case "auto":
+		mode = session.DataAuto
+	default:
+		return mode, a, usageErrorf("--data-mode %q: use passive, active or auto", o.dataMode)
+	}
+	if o.active && mode != session.DataActive {
+		return mode, a, usageErrorf("--active contradicts --data-mode %s: give one of them", o.dataMode)
+	}
+	if o.activePorts != "" {
+		lo, hi, ok := strings.Cut(o.activePorts, "-")
+		min, err1 := strconv.Atoi(strings.TrimSpace(lo))
+		max, err2 := strconv.Atoi(strings.TrimSpace(hi))
+		if !ok || err1 != nil || err2 != nil || min < 1 || max > 65535 || min > max {
+			return mode, a, usageErrorf("--active-ports %q: write MIN-MAX, two ports from 1 to 65535, MIN not above MAX", o.activePorts)
+		}
+		a.PortMin, a.PortMax = min, max
+	}
+	if o.activeAddr != "" {
+		if net.ParseIP(o.activeAddr) == nil {
+			return mode, a, usageErrorf("--active-addr %q is not an IP address", o.activeAddr)
+		}
+		a.Advertise = o.activeAddr
+	}
+	if (a.PortMin != 0 || a.Advertise != "") && mode == session.DataPassive {
+		return mode, a, usageErrorf("--active-ports and --active-addr apply to active mode: add --active (or --data-mode auto)")
+	}
+	if o.keepalive < 0 {
+		return mode, a, usageErrorf("--keepalive must not be negative (0 turns it off)")
+	}
+	return mode, a, nil
 }
 
 // session is one connection the command opened.
@@ -67,6 +131,9 @@ func (o *common) target(raw string) (*Target, error) {
 	}
 	if t.TLS == session.TLSNone && (o.ca != "" || o.pin != "" || o.insecure) {
 		return nil, usageErrorf("--ca, --pin and --insecure apply to FTPS only: add --tls or use an ftps:// URL")
+	}
+	if _, _, err := o.dataSettings(); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -109,13 +176,25 @@ func (o *common) config(e *Env, t *Target, sink transcript.Sink) (session.Config
 	for _, w := range warnings {
 		fmt.Fprintf(e.Stderr, "asyncftp: warning: %s\n", w)
 	}
+	mode, active, err := o.dataSettings()
+	if err != nil {
+		return session.Config{}, creds, err
+	}
 	cfg := session.Config{
 		User:        creds.User,
 		Password:    creds.Password,
 		Account:     session.Secret(creds.Account),
 		TLS:         t.TLS,
 		DisableEPSV: o.noEPSV,
+		DataMode:    mode,
+		Active:      active,
 		Transcript:  sink,
+	}
+	if o.keepalive > 0 {
+		cfg.Keepalive = o.keepalive
+		cfg.IdleKeepalive = o.keepalive
+	} else {
+		cfg.IdleKeepalive = -1 // the pool's default would turn it on
 	}
 	if o.timeout > 0 {
 		cfg.Timeouts.Greeting = o.timeout
@@ -123,6 +202,10 @@ func (o *common) config(e *Env, t *Target, sink transcript.Sink) (session.Config
 		cfg.Timeouts.DataConnect = o.timeout
 	}
 	if err := cfg.Validate(); err != nil {
+		var ae *ftp.ArgumentError
+		if errors.As(err, &ae) && ae.Verb == "EPRT" {
+			return cfg, creds, usageErrorf("active mode: %v", err)
+		}
 		return cfg, creds, usageErrorf("credentials: %v", err)
 	}
 	return cfg, creds, nil
@@ -145,19 +228,30 @@ func (o *common) dial(ctx context.Context, e *Env, t *Target, eng *engine.Engine
 		return nil, err
 	}
 	opts := &client.Options{Config: cfg, Engine: eng}
-	if t.TLS != session.TLSNone {
-		if opts.TLS, err = o.tlsOptions(); err != nil {
-			return nil, err
-		}
-		if o.insecure {
-			fmt.Fprintln(e.Stderr, "asyncftp: warning: --insecure: the server's certificate is NOT verified; anyone on the path can read and change this session")
-		}
+	if opts.TLS, err = o.clientTLS(e, t); err != nil {
+		return nil, err
 	}
 	c, err := client.Dial(ctx, t.Addr(), opts)
 	if err != nil {
 		return nil, connectError(describeDialError(t, creds, err))
 	}
 	return &conn{Client: c, target: t}, nil
+}
+
+// clientTLS returns the FTPS options for t (none for plain FTP), warning on
+// stderr about --insecure.
+func (o *common) clientTLS(e *Env, t *Target) (netdriver.TLSOptions, error) {
+	if t.TLS == session.TLSNone {
+		return netdriver.TLSOptions{}, nil
+	}
+	opts, err := o.tlsOptions()
+	if err != nil {
+		return opts, err
+	}
+	if o.insecure {
+		fmt.Fprintln(e.Stderr, "asyncftp: warning: --insecure: the server's certificate is NOT verified; anyone on the path can read and change this session")
+	}
+	return opts, nil
 }
 
 // describeDialError adds what the user can do about a failed login.

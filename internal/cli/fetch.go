@@ -12,7 +12,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/asyncftp/asyncftp/client"
 	"github.com/asyncftp/asyncftp/ftp"
 )
 
@@ -48,8 +47,15 @@ func replyCode(err error) int {
 	return 0
 }
 
+// retriever downloads a file from an offset: a *client.Client, or a
+// *pool.Pool, which also resumes the download on a fresh session when its
+// session dies, so that w sees every byte once, in order.
+type retriever interface {
+	RetrFromSize(ctx context.Context, path string, w io.Writer, offset, size int64) (int64, error)
+}
+
 // fetch downloads j.remote into j.root/j.name by way of j.name+".part".
-func fetch(ctx context.Context, c *client.Client, j fetchJob) (res fetchResult, err error) {
+func fetch(ctx context.Context, c retriever, j fetchJob) (res fetchResult, err error) {
 	part := j.name + partSuffix
 	h := sha256.New()
 	f, offset, err := openPart(j.root, part, j.size, j.resume, h)

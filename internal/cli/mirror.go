@@ -17,8 +17,6 @@ import (
 	"github.com/asyncftp/asyncftp/engine"
 	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/listing"
-	"github.com/asyncftp/asyncftp/states"
-	"github.com/asyncftp/asyncftp/transcript"
 )
 
 func init() {
@@ -30,8 +28,12 @@ func init() {
 Download the folder a URL names, with everything below it, into the local
 folder DIR (created if missing). Files that DIR already holds with the remote
 size are skipped, so running the same mirror again fetches only what is new,
-changed in size, or missing. Several sessions (-j) share one event loop: the
-tree is listed and the files downloaded by all of them in parallel.
+changed in size, or missing. A pool of -j sessions (default 4) shares one
+event loop: the tree is listed and the files downloaded by all of them in
+parallel. A session that drops (a reset, a 421, a timeout) is replaced by a
+fresh login, and what it was doing runs again: a listing is read anew, a
+download resumes (REST) from the bytes already written. Each such retry is
+reported on stderr; the summary counts them.
 
 Every file is written as NAME.part and renamed when complete (see 'asyncftp
 get --help'); with -c, .part files left by an interrupted mirror are resumed.
@@ -48,6 +50,7 @@ The exit code is 4 if anything was refused or failed.
 Examples:
   asyncftp mirror ftp://ftp.example.org/pub/project/ ./project
   asyncftp mirror -j 8 ftp://alice@example.org/photos/ ~/photos
+  asyncftp mirror --active --keepalive 10s ftp://ftp.example.org/pub/ ./pub
   asyncftp mirror --json ftp://127.0.0.1:2121/ /tmp/copy | jq -c 'select(.status!="ok")'`,
 		run: runMirror,
 	})
@@ -58,7 +61,6 @@ type mirror struct {
 	e        *Env
 	o        *common
 	t        *Target
-	eng      *engine.Engine
 	root     *os.Root
 	dir      string // DIR as given
 	realDir  string // DIR with symbolic links resolved
@@ -66,17 +68,15 @@ type mirror struct {
 	resume   bool
 	p        *printer
 
-	conns []*conn         // one per worker; nil when that worker has no session
-	sink  transcript.Sink // -v: one for all sessions, lines tagged with their session
+	s *sessions // the pool; s.workers goroutines use it at once
 
-	mu       sync.Mutex
-	files    []mirrorFile
-	refused  atomic.Int64
-	failed   atomic.Int64
-	skipped  atomic.Int64
-	fetched  atomic.Int64
-	bytes    atomic.Int64
-	redialed atomic.Int64
+	mu      sync.Mutex
+	files   []mirrorFile
+	refused atomic.Int64
+	failed  atomic.Int64
+	skipped atomic.Int64
+	fetched atomic.Int64
+	bytes   atomic.Int64
 }
 
 type mirrorFile struct {
@@ -91,9 +91,6 @@ type dirJob struct {
 	local  string
 	depth  int
 }
-
-// maxRedials bounds how many replacement sessions a mirror opens in all.
-const maxRedials = 8
 
 func runMirror(ctx context.Context, e *Env, args []string) error {
 	o := &common{transfers: true}
@@ -141,38 +138,16 @@ func runMirror(ctx context.Context, e *Env, args []string) error {
 	}
 	defer eng.Close()
 
-	m := &mirror{e: e, o: o, t: t, eng: eng, root: root, dir: dir, realDir: realDir,
-		maxDepth: maxDepth, resume: resume, p: newPrinter(e, o), conns: make([]*conn, jobs),
-		sink: o.transcriptSink(e, jobs > 1)}
+	m := &mirror{e: e, o: o, t: t, root: root, dir: dir, realDir: realDir,
+		maxDepth: maxDepth, resume: resume, p: newPrinter(e, o)}
 	start := time.Now()
 
 	// The first session proves the address and the login; the others follow.
-	first, err := m.dial(ctx)
+	m.s, err = o.openSessions(ctx, e, "mirror", t, eng, o.transcriptSink(e, jobs > 1), jobs)
 	if err != nil {
 		return err
 	}
-	m.conns[0] = first
-	var wg sync.WaitGroup
-	for i := 1; i < jobs; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := m.dial(ctx)
-			if err != nil {
-				fmt.Fprintf(e.Stderr, "asyncftp mirror: warning: session %d of %d: %v\n", i+1, jobs, err)
-				return
-			}
-			m.conns[i] = c
-		}()
-	}
-	wg.Wait()
-	defer func() {
-		for _, c := range m.conns {
-			if c != nil {
-				c.quit(ctx)
-			}
-		}
-	}()
+	defer m.s.close(ctx)
 
 	top := strings.TrimRight(t.Path, "/")
 	if top == "" && strings.HasPrefix(t.Path, "/") {
@@ -181,10 +156,15 @@ func runMirror(ctx context.Context, e *Env, args []string) error {
 	m.walk(ctx, dirJob{remote: top, local: "", depth: 0})
 	m.fetchAll(ctx)
 
+	st := m.s.Stats()
 	summary := Record{Op: "mirror", URL: t.String(), Local: dir, Bytes: int64p(m.bytes.Load()), Seconds: time.Since(start).Seconds(),
-		Counts: map[string]int64{"downloaded": m.fetched.Load(), "complete": m.skipped.Load(), "refused": m.refused.Load(), "failed": m.failed.Load()}}
+		Counts: map[string]int64{"downloaded": m.fetched.Load(), "complete": m.skipped.Load(), "refused": m.refused.Load(), "failed": m.failed.Load(),
+			"sessions": int64(m.s.workers), "logins": st.Logins, "replaced": st.Replaced, "retries": st.Retries}}
 	counts := fmt.Sprintf("%d downloaded (%d bytes), %d already complete, %d refused, %d failed",
 		m.fetched.Load(), m.bytes.Load(), m.skipped.Load(), m.refused.Load(), m.failed.Load())
+	if st.Retries > 0 {
+		counts += fmt.Sprintf("; %d operation(s) retried, %d session(s) replaced", st.Retries, st.Replaced)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mirror interrupted: %s: %w", counts, ftp.ErrCanceled)
 	}
@@ -197,33 +177,6 @@ func runMirror(ctx context.Context, e *Env, args []string) error {
 	summary.Status = "ok"
 	m.p.record(summary, fmt.Sprintf("mirror %s -> %s: %s in %s", t, dir, counts, roundDuration(time.Since(start))))
 	return nil
-}
-
-func (m *mirror) dial(ctx context.Context) (*conn, error) {
-	return m.o.dial(ctx, m.e, m.t, m.eng, m.sink)
-}
-
-// session returns worker i's session, opening a new one if the old one ended
-// (a dropped connection, a timeout), within the mirror's redial budget.
-func (m *mirror) session(ctx context.Context, i int) *conn {
-	c := m.conns[i]
-	if c != nil && !states.Terminal(c.State()) {
-		return c
-	}
-	if c != nil {
-		c.quit(ctx)
-		m.conns[i] = nil
-	}
-	if ctx.Err() != nil || m.redialed.Add(1) > maxRedials {
-		return nil
-	}
-	c, err := m.dial(ctx)
-	if err != nil {
-		fmt.Fprintf(m.e.Stderr, "asyncftp mirror: warning: reconnecting: %v\n", err)
-		return nil
-	}
-	m.conns[i] = c
-	return c
 }
 
 func (m *mirror) refuse(r Record, err error) {
@@ -242,15 +195,13 @@ func (m *mirror) skip(r Record, reason string) {
 	m.p.record(r, fmt.Sprintf("skipped %s: %s", safeText(r.Path), reason))
 }
 
-// walk lists the tree from start with every worker, collecting the files.
+// walk lists the tree from start through the pool, one folder per session at
+// a time, collecting the files.
 func (m *mirror) walk(ctx context.Context, start dirJob) {
 	q := newWalkQueue()
 	q.push(start)
 	var wg sync.WaitGroup
-	for i := range m.conns {
-		if m.conns[i] == nil {
-			continue
-		}
+	for range m.s.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -259,29 +210,18 @@ func (m *mirror) walk(ctx context.Context, start dirJob) {
 				if !ok {
 					return
 				}
-				c := m.session(ctx, i)
-				if c == nil {
-					q.done()
-					if ctx.Err() == nil {
-						m.fail(Record{Op: "mirror", Path: j.remote}, errors.New("not listed: no session left"))
-					}
-					return
-				}
 				if ctx.Err() == nil {
-					m.listDir(ctx, c, j, q)
+					m.listDir(ctx, j, q)
 				}
 				q.done()
 			}
 		}()
 	}
 	wg.Wait()
-	for _, j := range q.jobs { // left behind when every session was lost
-		m.fail(Record{Op: "mirror", Path: j.remote}, errors.New("not listed: no session left"))
-	}
 }
 
-func (m *mirror) listDir(ctx context.Context, c *conn, j dirJob, q *walkQueue) {
-	res, err := c.List(ctx, j.remote)
+func (m *mirror) listDir(ctx context.Context, j dirJob, q *walkQueue) {
+	res, err := m.s.List(ctx, j.remote)
 	if err != nil {
 		if ctx.Err() == nil {
 			m.fail(Record{Op: "mirror", Path: j.remote}, fmt.Errorf("list: %w", err))
@@ -392,15 +332,12 @@ func (m *mirror) fetchAll(ctx context.Context) {
 	ch := make(chan mirrorFile)
 	locks := newNameLocks()
 	var wg sync.WaitGroup
-	for i := range m.conns {
-		if m.conns[i] == nil {
-			continue
-		}
+	for range m.s.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for f := range ch {
-				m.fetchOne(ctx, i, f, locks, bar)
+				m.fetchOne(ctx, f, locks, bar)
 			}
 		}()
 	}
@@ -416,18 +353,15 @@ func (m *mirror) fetchAll(ctx context.Context) {
 	}
 }
 
-func (m *mirror) fetchOne(ctx context.Context, i int, f mirrorFile, locks *nameLocks, bar *progress) {
+// fetchOne downloads one file through the pool, which resumes it on a fresh
+// session if its session dies on the way.
+func (m *mirror) fetchOne(ctx context.Context, f mirrorFile, locks *nameLocks, bar *progress) {
 	local := filepath.FromSlash(f.local)
 	rec := Record{Op: "mirror", Path: f.remote, Local: filepath.Join(m.dir, local)}
 	if f.size >= 0 {
 		rec.Size = int64p(f.size)
 	}
 	if ctx.Err() != nil {
-		return
-	}
-	c := m.session(ctx, i)
-	if c == nil {
-		m.fail(rec, errors.New("not downloaded: no session left"))
 		return
 	}
 	// A file "x" and a file "x.part" in one folder would share a .part name.
@@ -438,7 +372,7 @@ func (m *mirror) fetchOne(ctx context.Context, i int, f mirrorFile, locks *nameL
 		return
 	}
 	start := time.Now()
-	res, err := fetch(ctx, c.Client, fetchJob{root: m.root, name: local, remote: f.remote, size: f.size, mtime: f.mtime, resume: m.resume, bar: bar})
+	res, err := fetch(ctx, m.s, fetchJob{root: m.root, name: local, remote: f.remote, size: f.size, mtime: f.mtime, resume: m.resume, bar: bar})
 	rec.Seconds = time.Since(start).Seconds()
 	rec.Bytes, rec.Offset = int64p(res.bytes), res.offset
 	if err != nil {

@@ -37,7 +37,7 @@ type Record struct {
 	Error   string  `json:"error,omitempty"`
 	Code    int     `json:"code,omitempty"` // the FTP reply code of a failure, when there is one
 
-	Counts map[string]int64 `json:"counts,omitempty"` // mirror: downloaded, complete, refused, failed
+	Counts map[string]int64 `json:"counts,omitempty"` // mirror: downloaded, complete, refused, failed; sessions, logins, replaced, retries
 
 	Version string `json:"version,omitempty"`
 	Addr    string `json:"addr,omitempty"`
@@ -83,6 +83,17 @@ func (p *printer) record(r Record, text string) {
 			io.WriteString(p.w, "\n")
 		}
 	}
+}
+
+// note writes one line of text to w (stdout or stderr), in turn with the
+// records and after clearing the progress bar, whatever --json says.
+func (p *printer) note(w io.Writer, line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.before != nil {
+		p.before()
+	}
+	io.WriteString(w, line+"\n")
 }
 
 // errorRecord fills the error fields of r from err.
