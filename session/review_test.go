@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -79,4 +80,32 @@ func TestReviewActiveFinalReplyBeforeConnection(t *testing.T) {
 		t.Fatalf("result %+v, sink %q", res, buf.String())
 	}
 	r.state(states.Ready)
+}
+
+// TestReviewActiveFinalReplyThenNoConnection: 150 and 226 came, and the
+// server never connects: the data-connect deadline still ends the wait with
+// a timeout, and the session is usable afterwards.
+func TestReviewActiveFinalReplyThenNoConnection(t *testing.T) {
+	r := newRig(t, &Config{DataMode: DataActive, Timeouts: Timeouts{DataConnect: 5 * time.Second}})
+	r.loggedIn()
+	o := r.do(ftp.Cmd("RETR", "file.bin"), &Data{Sink: &bytes.Buffer{}})
+	req := r.listened()
+	r.s.Listening(req, "127.0.0.1:50001", nil)
+	r.recv("200 ok")
+	r.sent("EPRT |1|127.0.0.1|50001|", "RETR file.bin")
+	r.recv("150 Opening BINARY mode data connection", "226 Transfer complete")
+	r.advance(4 * time.Second)
+	if o.calls != 0 {
+		t.Fatalf("ended before the data-connect timeout: %+v", o.res)
+	}
+	r.advance(2 * time.Second)
+	var te *ftp.TimeoutError
+	if err := o.once(t).Err; !errors.As(err, &te) {
+		t.Fatalf("error %v (%T), want a data-connect timeout", err, err)
+	}
+	r.dataDropped(req, true)
+	r.state(states.Ready)
+	if !r.s.Deadline().IsZero() {
+		t.Fatalf("deadline left: %v", r.s.Deadline())
+	}
 }
