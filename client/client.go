@@ -230,7 +230,7 @@ func (c *Client) Pwd(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return r.Value.(string), nil
+	return value[string](r)
 }
 
 // Cwd changes the current directory.
@@ -257,7 +257,7 @@ func (c *Client) Syst(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return r.Value.(string), nil
+	return value[string](r)
 }
 
 // Feat asks FEAT (once; later calls return the first answer).
@@ -272,7 +272,11 @@ func (c *Client) Feat(ctx context.Context) (handlers.Features, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.feats == nil {
-		c.feats = r.Value.(handlers.Features)
+		f, err := value[handlers.Features](r)
+		if err != nil {
+			return nil, err
+		}
+		c.feats = f
 	}
 	return c.feats, nil
 }
@@ -283,7 +287,7 @@ func (c *Client) Size(ctx context.Context, path string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return r.Value.(int64), nil
+	return value[int64](r)
 }
 
 // ModTime returns a file's modification time (MDTM), in UTC.
@@ -292,7 +296,7 @@ func (c *Client) ModTime(ctx context.Context, path string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	return r.Value.(time.Time), nil
+	return value[time.Time](r)
 }
 
 // Delete removes a file.
@@ -525,4 +529,16 @@ func (g *gate) close() {
 	g.mu.Lock()
 	g.closed = true
 	g.mu.Unlock()
+}
+
+// value takes the typed result a built-in handler hands over. A handler
+// registered in its place that hands over something else (or nothing) gives a
+// clear error instead of a panic.
+func value[T any](r session.Result) (T, error) {
+	v, ok := r.Value.(T)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("%w: the handler for this command gave %T, not %T", ftp.ErrUnsupported, r.Value, zero)
+	}
+	return v, nil
 }

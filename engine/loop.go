@@ -328,6 +328,9 @@ func (d *dataConn) pump() gnet.Action {
 				return gnet.None
 			}
 		}
+		if n == 0 && err == nil {
+			break // io.Reader may return (0, nil): nothing now, re-drive later
+		}
 		if err == io.EOF {
 			d.eof = true
 		} else if err != nil {

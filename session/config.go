@@ -93,7 +93,8 @@ type Config struct {
 	// Handlers overrides or extends the built-in handlers (nil: built-in).
 	Handlers *handlers.Registry
 	// Transcript receives every control line both ways (nil: none). PASS and ACCT
-	// arguments are masked before they reach it.
+	// arguments are masked before they reach it. Record runs on the session's
+	// loop: a sink that may block (a slow pipe) belongs behind transcript.Async.
 	Transcript transcript.Sink
 	// Now is the clock (nil: time.Now). Tests set it to drive timeouts.
 	Now func() time.Time

@@ -31,8 +31,12 @@ type Driver interface {
 	// StartTLS runs the TLS handshake on the control connection; answer with
 	// Secured. Drivers without TLS answer Secured(ftp.ErrUnsupported).
 	StartTLS()
-	// Close closes the control connection and any data connection. No further
-	// calls reach the session except ControlClosed, which it ignores.
+	// Close closes the control connection. The session has already asked for
+	// CloseData on any data connection it no longer wants; a driver may leave
+	// an off-loop data connection that the server answered 226 for running to
+	// its end (the engine does, bounded by the idle deadline) or close it
+	// (netdriver does, and the transfer then fails). Either way the driver
+	// still reports DataClosed for it. Other calls after Close are ignored.
 	Close()
 	// Reschedule asks for Tick at t; the zero time cancels.
 	Reschedule(t time.Time)
@@ -331,6 +335,9 @@ func (s *Session) Close() {
 func (s *Session) Abort(err error) {
 	if s.Terminal() {
 		return
+	}
+	if err == nil {
+		err = fmt.Errorf("%w: session aborted", ftp.ErrCanceled)
 	}
 	s.fail(err)
 }
