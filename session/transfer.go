@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 
 	"github.com/asyncftp/asyncftp/ftp"
@@ -146,7 +147,7 @@ func (s *Session) DataClosed(req *DataRequest, n int64, err error) {
 	x.released = true
 	x.n += n
 	if x.finishing {
-		s.finishTransfer(x.finishErr)
+		s.finishTransfer(x.ownCause(err))
 		return
 	}
 	if x.dataDone {
@@ -354,4 +355,20 @@ func (s *Session) finishEnded(dataErr error) {
 	if r != nil {
 		finishReq(r, res)
 	}
+}
+
+// ownCause picks what an off-loop transfer reports once its goroutine is done.
+// When bytes had moved and our side failed (the caller's writer, a reset), the
+// goroutine closes the connection, and the server's failure reply (426, 451,
+// 551) often reaches the loop before the goroutine's report does. That reply is
+// an echo of our failure: the data-side error is the cause the caller needs.
+func (x *transfer) ownCause(dataErr error) error {
+	var re *ftp.Error
+	// net.ErrClosed is the session's own drop of the connection after the
+	// reply came: a consequence, not a cause.
+	if dataErr == nil || errors.Is(dataErr, io.EOF) || errors.Is(dataErr, net.ErrClosed) || x.failed != nil || x.n == 0 ||
+		x.finishErr == nil || !errors.As(x.finishErr, &re) {
+		return x.finishErr
+	}
+	return &ftp.TransferError{Verb: x.verb(), Got: x.n, Want: x.wantOrUnknown(), Reason: "data connection broke", Err: dataErr}
 }
