@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,7 +236,19 @@ func TestFaultsStayContained(t *testing.T) {
 	}
 	st := sw.Wait()
 	if ctx.Err() != nil {
-		t.Fatal("swarm did not finish in time")
+		// Say which sessions never finished and where every goroutine
+		// stands, so that a hang can be diagnosed from the log alone.
+		mu.Lock()
+		var missing []string
+		for i, r := range results {
+			if r == nil {
+				missing = append(missing, fmt.Sprintf("%d(%s)", i, kinds[i]))
+			}
+		}
+		mu.Unlock()
+		var dump strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&dump, 1)
+		t.Fatalf("swarm did not finish in time; no result for %d jobs: %v\n%s", len(missing), missing, dump.String())
 	}
 	for i, r := range results {
 		if r == nil {
