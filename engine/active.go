@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -77,29 +78,38 @@ func (d *dataConn) accept() {
 
 // acceptor holds an active-mode listener so that the loop can close it while
 // a goroutine waits in Accept.
-type acceptor struct {
+type acceptor = closer[net.Listener]
+
+// closer holds a listener or connection that one goroutine sets and another
+// may close at any time, before or after it is set: whichever comes second
+// closes it, exactly once.
+type closer[T io.Closer] struct {
 	mu     sync.Mutex
-	ln     net.Listener
+	v      T
+	has    bool
 	closed bool
 }
 
-func (a *acceptor) set(ln net.Listener) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		ln.Close()
+// set stores v, or closes it at once (and reports false) when close came first.
+func (c *closer[T]) set(v T) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		v.Close()
 		return false
 	}
-	a.ln = ln
+	c.v, c.has = v, true
 	return true
 }
 
-func (a *acceptor) close() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.closed = true
-	if a.ln != nil {
-		a.ln.Close()
-		a.ln = nil
+// close closes what set stored, now or when it is stored.
+func (c *closer[T]) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.has {
+		c.v.Close()
+		var zero T
+		c.v, c.has = zero, false
 	}
 }

@@ -401,30 +401,13 @@ func (d *dataConn) drop() {
 type offLoop struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-
-	mu     sync.Mutex
-	conn   net.Conn
-	closed bool
+	conn   closer[net.Conn]
 }
 
-func (o *offLoop) set(c net.Conn) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
-		c.Close()
-		return false
-	}
-	o.conn = c
-	return true
-}
+func (o *offLoop) set(c net.Conn) bool { return o.conn.set(c) }
 
 func (o *offLoop) close() {
-	o.mu.Lock()
-	o.closed = true
-	if o.conn != nil {
-		o.conn.Close()
-	}
-	o.mu.Unlock()
+	o.conn.close()
 	o.cancel()
 }
 
