@@ -202,11 +202,14 @@ func (s *Session) sendNext() {
 func (s *Session) transferStep() {
 	x := s.xfer
 	switch {
-	case x.failed != nil && x.ctlErr != nil && x.cmdSent && x.n == 0 && s.fsm.Current() != states.Transferring:
+	case x.failed != nil && x.ctlErr != nil && x.cmdSent && (x.n == 0 || x.req != nil && x.req.Upload) &&
+		s.fsm.Current() != states.Transferring:
 		// The server refused the data command without a 1yz (proftpd: "550
-		// nope: No such file or directory" to RETR) and reset the data
-		// connection it had accepted, sometimes before that reply arrived.
-		// Nothing was transferred; the reply, not the reset, says why.
+		// nope: No such file or directory" to RETR, "550 Permission denied"
+		// to an anonymous STOR) and reset the data connection it had
+		// accepted, sometimes before that reply arrived. Nothing was
+		// transferred (bytes an upload wrote into the socket were never
+		// read); the reply, not the reset, says why.
 		s.finishTransfer(x.ctlErr)
 	case x.failed != nil:
 		// The data side failed first (a broken sink, a reset, a limit); a
@@ -358,16 +361,19 @@ func (s *Session) finishEnded(dataErr error) {
 }
 
 // ownCause picks what an off-loop transfer reports once its goroutine is done.
-// When bytes had moved and our side failed (the caller's writer, a reset), the
-// goroutine closes the connection, and the server's failure reply (426, 451,
-// 551) often reaches the loop before the goroutine's report does. That reply is
-// an echo of our failure: the data-side error is the cause the caller needs.
+// When bytes had moved and our own side failed (the caller's Sink or Source
+// returned an error), the goroutine closes the connection, and the server's
+// failure reply (426, 451, 551) often reaches the loop before the goroutine's
+// report does. That reply is an echo of our failure: the local error is the
+// cause the caller needs. A network error on the data connection is the other
+// way round: the server refused or aborted (550 to an anonymous STOR, say) and
+// dropped the connection, and our write or shutdown failing is the echo, so the
+// server's reply stays the cause.
 func (x *transfer) ownCause(dataErr error) error {
 	var re *ftp.Error
-	// net.ErrClosed is the session's own drop of the connection after the
-	// reply came: a consequence, not a cause.
-	if dataErr == nil || errors.Is(dataErr, io.EOF) || errors.Is(dataErr, net.ErrClosed) || x.failed != nil || x.n == 0 ||
-		x.finishErr == nil || !errors.As(x.finishErr, &re) {
+	var ne *net.OpError
+	if dataErr == nil || errors.Is(dataErr, io.EOF) || errors.As(dataErr, &ne) || errors.Is(dataErr, net.ErrClosed) ||
+		x.failed != nil || x.n == 0 || x.finishErr == nil || !errors.As(x.finishErr, &re) {
 		return x.finishErr
 	}
 	return &ftp.TransferError{Verb: x.verb(), Got: x.n, Want: x.wantOrUnknown(), Reason: "data connection broke", Err: dataErr}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -532,4 +533,63 @@ func TestTransferTwoPreliminaryReplies(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	r.state(states.Ready)
+}
+
+// TestOffLoopFailureCause: when an off-loop transfer fails on both sides, the
+// result names the side that caused it. A server that refuses an upload (550)
+// and drops the data connection makes our write fail too; that network error
+// is the echo and the 550 the cause. A caller's sink that fails makes the
+// server answer 426; there the sink's error is the cause, even when the 426
+// reaches the session before the goroutine's report.
+func TestOffLoopFailureCause(t *testing.T) {
+	t.Run("server refusal wins over the broken connection", func(t *testing.T) {
+		r := newRig(t, nil)
+		r.loggedIn()
+		o := r.do(ftp.Cmd("STOR", "up.bin"), &Data{Source: strings.NewReader("x"), OffLoop: true})
+		req := r.openData("STOR up.bin")
+		r.recv("550 Permission denied")
+		r.dataDropped(req, true)
+		if o.calls != 0 {
+			t.Fatalf("completed before the goroutine reported: %+v", o.res)
+		}
+		reset := &net.OpError{Op: "close", Net: "tcp", Err: syscall.ENOTCONN}
+		r.s.DataClosed(req, 1, reset)
+		res := o.once(t)
+		var re *ftp.Error
+		if !errors.As(res.Err, &re) || re.Code != 550 {
+			t.Fatalf("result %v (%T), want the server's 550", res.Err, res.Err)
+		}
+		r.state(states.Ready)
+	})
+	t.Run("on the loop too", func(t *testing.T) {
+		r := newRig(t, nil)
+		r.loggedIn()
+		o := r.do(ftp.Cmd("STOR", "up.bin"), &Data{Source: strings.NewReader("x")})
+		req := r.openData("STOR up.bin")
+		r.s.DataSent(req, 1)
+		r.s.DataClosed(req, 0, &net.OpError{Op: "write", Net: "tcp", Err: syscall.ECONNRESET})
+		if o.calls != 0 {
+			t.Fatalf("completed before the server's reply: %+v", o.res)
+		}
+		r.recv("550 Permission denied")
+		res := o.once(t)
+		var re *ftp.Error
+		if !errors.As(res.Err, &re) || re.Code != 550 {
+			t.Fatalf("result %v (%T), want the server's 550", res.Err, res.Err)
+		}
+		r.state(states.Ready)
+	})
+	t.Run("a failing sink wins over the server's 426", func(t *testing.T) {
+		r := newRig(t, nil)
+		r.loggedIn()
+		o, req := r.retr(&Data{Sink: failWriter{}, OffLoop: true})
+		r.recv("426 Connection closed; transfer aborted")
+		r.s.DataClosed(req, 4096, errDiskFull)
+		res := o.once(t)
+		var te *ftp.TransferError
+		if !errors.As(res.Err, &te) || !errors.Is(res.Err, errDiskFull) || te.Got != 4096 {
+			t.Fatalf("result %v (%T), want a TransferError wrapping the sink's error after 4096 bytes", res.Err, res.Err)
+		}
+		r.state(states.Ready)
+	})
 }
