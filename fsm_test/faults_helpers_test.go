@@ -350,14 +350,9 @@ func fltIs(t *testing.T, err, target error) {
 	}
 }
 
-// fltRefusedAddr returns a loopback address where nothing listens.
+// fltRefusedAddr returns a loopback address that refuses connections while
+// the test runs.
 func fltRefusedAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return ftptest.RefusedAddr(t)
 }

@@ -230,9 +230,9 @@ func TestLoginEmbedded(t *testing.T) {
 }
 
 func TestConnectionRefused(t *testing.T) {
+	addr := fltRefusedAddr(t) // its socket is held until the test's cleanup, so before the count
 	lk := fltBegin(t)
 	e := fltEngine(t)
-	addr := fltRefusedAddr(t)
 	w := fltNewWatch()
 	cfg := fltConfig(w, nil)
 	_, res := fltOpen(t, e, addr, &cfg)

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -233,12 +232,7 @@ func TestImplicitHandshakeTimeout(t *testing.T) {
 // A refused connection is a typed error, and the driver winds down.
 func TestDialRefused(t *testing.T) {
 	clean(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := ftptest.RefusedAddr(t)
 	cfg := session.Config{}
 	conn, login, err := netdriver.Open(addr, &cfg, netdriver.Options{})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/asyncftp/asyncftp/engine"
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/internal/ftptest"
 	"github.com/asyncftp/asyncftp/internal/leanserver"
 	"github.com/asyncftp/asyncftp/internal/rlimit"
 	"github.com/asyncftp/asyncftp/session"
@@ -169,17 +170,6 @@ func first(r []swarm.Result, n int) []swarm.Result {
 	return r
 }
 
-// closedPort returns an address on which nothing listens.
-func closedPort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // TestFaultsStayContained runs a swarm in which a tenth of the sessions meet a
 // fault: refused connections, 530 to PASS, a server that stalls after USER and
 // one that hangs up. The others run the whole lifecycle script and succeed.
@@ -198,7 +188,7 @@ func TestFaultsStayContained(t *testing.T) {
 	bad := &session.Config{User: "fail", Password: "secret"}
 	stall := &session.Config{User: "stall", Password: "x", Timeouts: session.Timeouts{Reply: 300 * time.Millisecond}}
 	drop := &session.Config{User: "drop", Password: "x"}
-	refused := closedPort(t)
+	refused := ftptest.RefusedAddr(t)
 	script := lifecycle()
 
 	kinds := map[int]string{}
@@ -234,8 +224,16 @@ func TestFaultsStayContained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var live []string
+	var dump strings.Builder
+	select {
+	case <-sw.Done():
+	case <-time.After(50 * time.Second):
+		live = swarm.DebugLive(sw)
+		_ = pprof.Lookup("goroutine").WriteTo(&dump, 1)
+	}
 	st := sw.Wait()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || live != nil {
 		// Say which sessions never finished and where every goroutine
 		// stands, so that a hang can be diagnosed from the log alone.
 		mu.Lock()
@@ -246,9 +244,7 @@ func TestFaultsStayContained(t *testing.T) {
 			}
 		}
 		mu.Unlock()
-		var dump strings.Builder
-		_ = pprof.Lookup("goroutine").WriteTo(&dump, 1)
-		t.Fatalf("swarm did not finish in time; no result for %d jobs: %v\n%s", len(missing), missing, dump.String())
+		t.Fatalf("swarm did not finish in time; no result for %d jobs: %v\nopen sessions:\n%s\n%s", len(missing), missing, strings.Join(live, "\n"), dump.String())
 	}
 	for i, r := range results {
 		if r == nil {

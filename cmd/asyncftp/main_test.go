@@ -725,13 +725,7 @@ func TestExitCodes(t *testing.T) {
 	srv := startServer(t, embedserver.Options{})
 	dir := t.TempDir()
 
-	// A port nothing listens on.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := ln.Addr().String()
-	ln.Close()
+	refused := refusedAddr(t)
 
 	cases := []struct {
 		name string

@@ -591,13 +591,11 @@ func TestGetPartialFailure(t *testing.T) {
 	}
 }
 
-// refusedAddr returns a loopback address nothing listens on.
+// refusedAddr returns a loopback address that refuses connections while the
+// test runs.
 func refusedAddr(t *testing.T) string {
 	t.Helper()
-	srv := ftptest.NewServer(t, ftptest.Script{ftptest.Close()}, ftptest.WithoutLog())
-	addr := srv.Addr
-	srv.Close()
-	return addr
+	return ftptest.RefusedAddr(t)
 }
 
 // TestActiveMode: --active downloads byte-exact with EPRT (the server
