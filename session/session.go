@@ -117,6 +117,10 @@ type Session struct {
 	cfg *Config
 	drv Driver
 	fsm *fsm.FSM
+	// self is the argument every event carries to the shared callbacks (the
+	// states.Observer), made once: a variadic argument built per event
+	// would be one more allocation on every transition.
+	self []any
 	rd  ftp.Reader
 
 	emit  func(ftp.Reply) error // s.onReply, bound once
@@ -151,6 +155,7 @@ var errStop = errors.New("session stopped")
 // control connection is up (or, for implicit TLS, secured).
 func New(id uint64, cfg *Config, drv Driver) *Session {
 	s := &Session{id: id, cfg: cfg, drv: drv, fsm: states.New()}
+	s.self = []any{s}
 	s.rd.MaxLineLength = cfg.Limits.MaxLineLength
 	s.rd.MaxReplyLines = cfg.Limits.MaxReplyLines
 	s.emit = s.onReply
@@ -461,9 +466,9 @@ func (s *Session) deadErr() error {
 }
 
 func (s *Session) fire(event string) error {
-	err := s.fsm.Event(context.Background(), event, s)
-	var nt fsm.NoTransitionError
-	if err == nil || errors.As(err, &nt) {
+	err := s.fsm.Event(context.Background(), event, s.self...)
+	switch err.(type) {
+	case nil, fsm.NoTransitionError: // a self-loop (Transferring on a 1yz, say) is a move too
 		return nil
 	}
 	return &ftp.ProtocolError{Reason: fmt.Sprintf("illegal move %q in state %q", event, s.fsm.Current())}
