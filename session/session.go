@@ -121,7 +121,7 @@ type Session struct {
 	// states.Observer), made once: a variadic argument built per event
 	// would be one more allocation on every transition.
 	self []any
-	rd  ftp.Reader
+	rd   ftp.Reader
 
 	emit  func(ftp.Reply) error // s.onReply, bound once
 	queue []*Request
