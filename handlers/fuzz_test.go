@@ -127,13 +127,18 @@ func FuzzParseFeatures(f *testing.F) {
 		_ = r.Feed(in, func(rep ftp.Reply) error {
 			feats := ParseFeatures(rep)
 			for name, param := range feats {
-				if name == "" || name != strings.ToUpper(name) || strings.ContainsAny(name, " ") {
+				if name == "" || name != asciiUpper(name) || strings.ContainsAny(name, " ") {
 					t.Fatalf("feature name %q", name)
+				}
+				if !strings.Contains(asciiUpper(string(in)), name) {
+					// Only ASCII letters change case: every other byte of
+					// the name is as the server sent it.
+					t.Fatalf("feature name %q is not in the reply %q", name, in)
 				}
 				if param != strings.TrimSpace(param) {
 					t.Fatalf("feature %q has untrimmed parameter %q", name, param)
 				}
-				if !feats.Has(strings.ToLower(name)) {
+				if !feats.Has(asciiLowerForTest(name)) || !feats.Has(name) {
 					t.Fatalf("Has(%q) false", name)
 				}
 			}
@@ -158,4 +163,16 @@ func FuzzParseTime(f *testing.F) {
 			t.Fatalf("ParseTime(%q) = %v", s, tm)
 		}
 	})
+}
+
+// asciiLowerForTest lower-cases ASCII letters only, the way a caller asking
+// Has("mlst") does; every other byte stays.
+func asciiLowerForTest(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }

@@ -111,14 +111,36 @@ func ParsePath(text string) (string, error) {
 	return "", &ftp.ProtocolError{Reason: "257 reply path has no closing quote", Line: text}
 }
 
-// Features is what FEAT announced: upper-cased feature names mapped to their
-// parameters ("MLST" → "type*;size*;modify*;", "UTF8" → "").
+// Features is what FEAT announced: feature names with their ASCII letters
+// upper-cased mapped to their parameters ("MLST" → "type*;size*;modify*;",
+// "UTF8" → "").
 type Features map[string]string
 
-// Has reports whether the server announced name (case-insensitive).
+// Has reports whether the server announced name. Feature names are compared
+// without regard to the case of ASCII letters (RFC 2389); other bytes must
+// match exactly.
 func (f Features) Has(name string) bool {
-	_, ok := f[strings.ToUpper(name)]
+	_, ok := f[asciiUpper(name)]
 	return ok
+}
+
+// asciiUpper upper-cases the ASCII letters of s and leaves every other byte
+// alone. strings.ToUpper would not do: it rewrites invalid UTF-8, and its
+// Unicode mappings do not round-trip ("İ" lowers to two runes that upper to
+// something else), so a name from the server could never be found again.
+func asciiUpper(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'a' && c <= 'z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'a' && c <= 'z' {
+					b[j] = c - ('a' - 'A')
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // ParseFeatures reads a multi-line 211 reply: the lines between the first and the
@@ -134,7 +156,7 @@ func ParseFeatures(r ftp.Reply) Features {
 			continue
 		}
 		name, param, _ := strings.Cut(l, " ")
-		f[strings.ToUpper(name)] = strings.TrimSpace(param)
+		f[asciiUpper(name)] = strings.TrimSpace(param)
 	}
 	return f
 }

@@ -177,6 +177,13 @@ func TestParseFeatures(t *testing.T) {
 	if !got.Has("mlst") || !got.Has("Utf8") || got.Has("SIZE") || got.Has("End") || got.Has("Features:") {
 		t.Errorf("Has is wrong on %v", got)
 	}
+	// Only ASCII letters fold: other bytes of a name stay as sent, and such
+	// a name is found again (strings.ToUpper rewrote invalid UTF-8, and
+	// "İ" did not survive a trip through ToLower and ToUpper).
+	odd := ParseFeatures(ftp.Reply{Code: 211, Lines: []string{"Features:", " x-İ", " y\xff", "End"}})
+	if _, ok := odd["X-İ"]; !ok || !odd.Has("x-İ") || !odd.Has("X-İ") || !odd.Has("y\xff") || !odd.Has("Y\xff") || odd.Has("X-I") {
+		t.Errorf("non-ASCII feature names: %q", odd)
+	}
 	for _, r := range []ftp.Reply{
 		{Code: 211, Lines: []string{"No features"}},
 		{Code: 211, Lines: []string{"Features:", "End"}},
