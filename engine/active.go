@@ -20,18 +20,8 @@ import (
 // CloseData and when the engine closes.
 func (ct *ctrl) Listen(req *session.DataRequest) {
 	d := &dataConn{ct: ct, req: req, act: &acceptor{}}
-	ct.data = d
-	ct.e.mu.Lock()
-	if ct.e.stopping {
-		ct.e.mu.Unlock()
-		ct.s.DataClosed(req, 0, ErrEngineClosed)
+	if !ct.beginData(d) {
 		return
-	}
-	ct.e.wg.Add(1)
-	ct.e.mu.Unlock()
-	if req.OffLoop {
-		ctx, cancel := context.WithCancel(ct.e.dialCtx)
-		d.off = &offLoop{ctx: ctx, cancel: cancel}
 	}
 	go d.accept()
 }

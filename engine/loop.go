@@ -184,22 +184,35 @@ func (ct *ctrl) Write(p []byte) {
 // OpenData implements session.Driver.
 func (ct *ctrl) OpenData(req *session.DataRequest) {
 	d := &dataConn{ct: ct, req: req}
-	ct.data = d
-	ct.e.mu.Lock()
-	if ct.e.stopping {
-		ct.e.mu.Unlock()
-		ct.s.DataClosed(req, 0, ErrEngineClosed)
+	if !ct.beginData(d) {
 		return
 	}
-	ct.e.wg.Add(1)
-	ct.e.mu.Unlock()
-	if req.OffLoop {
-		ctx, cancel := context.WithCancel(ct.e.dialCtx)
-		d.off = &offLoop{ctx: ctx, cancel: cancel}
+	if d.off != nil {
 		go d.runOffLoop()
 		return
 	}
 	ct.e.dialers.run(d.dial)
+}
+
+// beginData makes d the session's data connection, passive or active, and
+// counts it in the engine's wait group so that Close waits for it. When the
+// engine is already stopping it reports ErrEngineClosed to the session and
+// returns false. An off-loop transfer gets its cancellable context here.
+func (ct *ctrl) beginData(d *dataConn) bool {
+	ct.data = d
+	ct.e.mu.Lock()
+	if ct.e.stopping {
+		ct.e.mu.Unlock()
+		ct.s.DataClosed(d.req, 0, ErrEngineClosed)
+		return false
+	}
+	ct.e.wg.Add(1)
+	ct.e.mu.Unlock()
+	if d.req.OffLoop {
+		ctx, cancel := context.WithCancel(ct.e.dialCtx)
+		d.off = &offLoop{ctx: ctx, cancel: cancel}
+	}
+	return true
 }
 
 // CloseData implements session.Driver.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -34,22 +33,7 @@ import (
 // use and makes one Write call per entry. Write errors are ignored, since
 // Record cannot report them; wrap a slow or fallible writer in Async.
 func JSON(w io.Writer) Sink {
-	return &jsonSink{w: w}
-}
-
-type jsonSink struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf []byte
-}
-
-// Record implements Sink.
-func (j *jsonSink) Record(e Entry) {
-	e = masked(e)
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.buf = appendJSON(j.buf[:0], e)
-	_, _ = j.w.Write(j.buf)
+	return &lineSink{w: w, format: appendJSON}
 }
 
 // appendJSON appends the JSON form of e, with a final newline, to dst.

@@ -45,22 +45,26 @@ const textTime = "2006-01-02T15:04:05.000000000Z07:00"
 // between sinks. Write errors are ignored, since Record cannot report
 // them; wrap a slow or fallible writer in Async.
 func Text(w io.Writer) Sink {
-	return &textSink{w: w}
+	return &lineSink{w: w, format: appendText}
 }
 
-type textSink struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf []byte
+// lineSink is the Text and JSON sinks: they differ only in how an entry
+// becomes a line. One buffer per sink, reused under the lock, keeps a
+// recorded line free of allocations.
+type lineSink struct {
+	mu     sync.Mutex
+	w      io.Writer
+	buf    []byte
+	format func(dst []byte, e Entry) []byte
 }
 
 // Record implements Sink.
-func (t *textSink) Record(e Entry) {
+func (s *lineSink) Record(e Entry) {
 	e = masked(e)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = appendText(t.buf[:0], e)
-	_, _ = t.w.Write(t.buf)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = s.format(s.buf[:0], e)
+	_, _ = s.w.Write(s.buf)
 }
 
 // appendText appends the text form of e, with a final newline, to dst.

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"strings"
 )
 
@@ -40,26 +39,13 @@ func runMkdir(ctx context.Context, e *Env, args []string) error {
 	if dir == "" {
 		return usageErrorf("the URL names no folder to create: %s", t)
 	}
-	c, err := o.dial(ctx, e, t, nil, o.transcriptSink(e, false))
-	if err != nil {
-		return err
-	}
-	defer c.quit(ctx)
-
-	p := newPrinter(e, o)
 	rec := Record{Op: "mkdir", URL: t.String(), Path: dir}
-	if parents {
-		err = mkdirAll(ctx, c, dir)
-	} else {
-		err = c.MakeDir(ctx, dir)
-	}
-	if err != nil {
-		p.record(errorRecord(rec, err), "")
-		return failure(fmt.Errorf("mkdir %s: %w", dir, err))
-	}
-	rec.Status = "ok"
-	p.record(rec, fmt.Sprintf("created %s", safeText(dir)))
-	return nil
+	return runOne(ctx, e, o, t, rec, "mkdir "+dir, "created "+safeText(dir), func(c *conn) error {
+		if parents {
+			return mkdirAll(ctx, c, dir)
+		}
+		return c.MakeDir(ctx, dir)
+	})
 }
 
 // mkdirAll creates dir and its missing parents. A parent that cannot be

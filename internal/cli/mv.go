@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"strings"
 )
 
@@ -45,21 +44,9 @@ func runMv(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := o.dial(ctx, e, t, nil, o.transcriptSink(e, false))
-	if err != nil {
-		return err
-	}
-	defer c.quit(ctx)
-
-	p := newPrinter(e, o)
 	rec := Record{Op: "mv", URL: t.String(), Path: from, To: to}
-	if err := c.Rename(ctx, from, to); err != nil {
-		p.record(errorRecord(rec, err), "")
-		return failure(fmt.Errorf("mv %s %s: %w", from, to, err))
-	}
-	rec.Status = "ok"
-	p.record(rec, fmt.Sprintf("renamed %s to %s", safeText(from), safeText(to)))
-	return nil
+	return runOne(ctx, e, o, t, rec, "mv "+from+" "+to, "renamed "+safeText(from)+" to "+safeText(to),
+		func(c *conn) error { return c.Rename(ctx, from, to) })
 }
 
 // renameTarget resolves NEWPATH against the source's folder.

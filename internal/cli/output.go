@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -211,4 +212,25 @@ func formatTime(t time.Time, dateOnly bool) string {
 		return t.Format("2006-01-02")
 	}
 	return t.Format("2006-01-02 15:04")
+}
+
+// runOne is the body the one-command verbs (mkdir, rm, mv) share: log in to
+// t, run op on the session, and print rec as done (with okText) or failed.
+// what names the operation in the returned error; like okText it is built by
+// the caller, which knows how to show its paths.
+func runOne(ctx context.Context, e *Env, o *common, t *Target, rec Record, what, okText string, op func(*conn) error) error {
+	c, err := o.dial(ctx, e, t, nil, o.transcriptSink(e, false))
+	if err != nil {
+		return err
+	}
+	defer c.quit(ctx)
+
+	p := newPrinter(e, o)
+	if err := op(c); err != nil {
+		p.record(errorRecord(rec, err), "")
+		return failure(fmt.Errorf("%s: %w", what, err))
+	}
+	rec.Status = "ok"
+	p.record(rec, okText)
+	return nil
 }

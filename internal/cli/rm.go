@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"strings"
 )
 
@@ -43,24 +42,11 @@ func runRm(ctx context.Context, e *Env, args []string) error {
 	if !dir && strings.HasSuffix(t.Path, "/") {
 		return usageErrorf("%s ends in '/': use -d to remove a folder", t)
 	}
-	c, err := o.dial(ctx, e, t, nil, o.transcriptSink(e, false))
-	if err != nil {
-		return err
-	}
-	defer c.quit(ctx)
-
-	p := newPrinter(e, o)
 	rec := Record{Op: "rm", URL: t.String(), Path: target}
-	if dir {
-		err = c.RemoveDir(ctx, target)
-	} else {
-		err = c.Delete(ctx, target)
-	}
-	if err != nil {
-		p.record(errorRecord(rec, err), "")
-		return failure(fmt.Errorf("rm %s: %w", target, err))
-	}
-	rec.Status = "ok"
-	p.record(rec, fmt.Sprintf("removed %s", safeText(target)))
-	return nil
+	return runOne(ctx, e, o, t, rec, "rm "+target, "removed "+safeText(target), func(c *conn) error {
+		if dir {
+			return c.RemoveDir(ctx, target)
+		}
+		return c.Delete(ctx, target)
+	})
 }
