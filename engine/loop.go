@@ -11,6 +11,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/internal/idleconn"
 	"github.com/asyncftp/asyncftp/session"
 )
 
@@ -476,7 +477,7 @@ func copyData(c net.Conn, req *session.DataRequest) (int64, error) {
 	if idle <= 0 {
 		idle = time.Minute
 	}
-	dc := &deadlineConn{Conn: c, idle: idle}
+	dc := &idleconn.Conn{Conn: c, Idle: idle}
 	if req.Upload {
 		n, err := io.Copy(dc, req.Source)
 		if err == nil {
@@ -490,44 +491,4 @@ func copyData(c net.Conn, req *session.DataRequest) (int64, error) {
 		return n, err
 	}
 	return io.Copy(req.Sink, dc)
-}
-
-type deadlineConn struct {
-	net.Conn
-	idle time.Duration
-}
-
-func (d *deadlineConn) Read(p []byte) (int, error) {
-	_ = d.Conn.SetReadDeadline(time.Now().Add(d.idle))
-	n, err := d.Conn.Read(p)
-	return n, timeoutErr(err)
-}
-
-// Write sends p in pieces of at most writeChunk bytes, renewing the idle
-// deadline for each: a source with WriteTo (bytes.Reader) hands io.Copy its
-// whole content in one Write, and a slow but steady server must not make that
-// one call look idle.
-func (d *deadlineConn) Write(p []byte) (int, error) {
-	var sent int
-	for len(p) > 0 {
-		k := min(len(p), writeChunk)
-		_ = d.Conn.SetWriteDeadline(time.Now().Add(d.idle))
-		n, err := d.Conn.Write(p[:k])
-		sent += n
-		if err != nil {
-			return sent, timeoutErr(err)
-		}
-		p = p[k:]
-	}
-	return sent, nil
-}
-
-// writeChunk is the most an off-loop upload writes under one idle deadline.
-const writeChunk = 256 << 10
-
-func timeoutErr(err error) error {
-	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		return &ftp.TimeoutError{Op: "data idle"}
-	}
-	return err
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/internal/idleconn"
 	"github.com/asyncftp/asyncftp/session"
 )
 
@@ -112,7 +113,7 @@ func (d *dataConn) transfer() (int64, error) {
 		}
 		conn = tc
 	}
-	dc := &deadlineConn{Conn: conn, idle: idle}
+	dc := &idleconn.Conn{Conn: conn, Idle: idle}
 	switch {
 	case req.Upload:
 		return d.upload(dc, raw)
@@ -202,7 +203,7 @@ func transportFailure(err error) bool {
 // it at once could answer bytes the server sent (TLS session tickets, say) with
 // a reset that destroys data the server has not read yet. Some servers (goftp)
 // never close an upload's data connection themselves.
-func (d *dataConn) upload(dc *deadlineConn, raw net.Conn) (int64, error) {
+func (d *dataConn) upload(dc *idleconn.Conn, raw net.Conn) (int64, error) {
 	ct, req := d.ct, d.req
 	var w io.Writer = dc
 	var src io.Reader = readerOnly{req.Source}
@@ -240,7 +241,7 @@ func (d *dataConn) upload(dc *deadlineConn, raw net.Conn) (int64, error) {
 // downloadInSession hands each read to the session (DataIn), which writes it
 // to the caller's sink and enforces the listing limit. It waits for each
 // chunk to be taken before reading the next.
-func (d *dataConn) downloadInSession(dc *deadlineConn) (int64, error) {
+func (d *dataConn) downloadInSession(dc *idleconn.Conn) (int64, error) {
 	ct, req := d.ct, d.req
 	buf := make([]byte, 32<<10)
 	for {
@@ -256,32 +257,6 @@ func (d *dataConn) downloadInSession(dc *deadlineConn) (int64, error) {
 			return 0, err
 		}
 	}
-}
-
-// deadlineConn renews an idle deadline before every read and write.
-type deadlineConn struct {
-	net.Conn
-	idle time.Duration
-}
-
-func (d *deadlineConn) Read(p []byte) (int, error) {
-	_ = d.Conn.SetReadDeadline(time.Now().Add(d.idle))
-	n, err := d.Conn.Read(p)
-	return n, timeoutErr(err)
-}
-
-func (d *deadlineConn) Write(p []byte) (int, error) {
-	_ = d.Conn.SetWriteDeadline(time.Now().Add(d.idle))
-	n, err := d.Conn.Write(p)
-	return n, timeoutErr(err)
-}
-
-func timeoutErr(err error) error {
-	var ne net.Error
-	if err != nil && errors.As(err, &ne) && ne.Timeout() {
-		return &ftp.TimeoutError{Op: "data idle"}
-	}
-	return err
 }
 
 type readerOnly struct{ r io.Reader }
