@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/session"
 )
 
@@ -52,7 +53,7 @@ func Open(addr string, cfg *session.Config, opts Options) (*Conn, <-chan session
 	}
 	ct := &ctrl{cfg: cfg, opts: opts, addr: addr, login: make(chan session.Result, 1), live: 1}
 	if cfg.TLS != session.TLSNone {
-		st, err := opts.TLS.setup(addr)
+		st, err := opts.TLS.Setup(addr)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -106,7 +107,7 @@ type ctrl struct {
 	cfg    *session.Config
 	opts   Options
 	addr   string
-	tls    *tlsSetup // nil for plain FTP
+	tls    *ftptls.Setup // nil for plain FTP
 	s      *session.Session
 	exec   *executor
 	login  chan session.Result
@@ -151,10 +152,10 @@ func (ct *ctrl) control() {
 				// The session took the 234 to AUTH TLS and dropped whatever
 				// followed it in that read. Nothing else is read in clear: the
 				// handshake reads the socket from here on.
-				tc := tls.Client(raw, ct.tls.cfg)
+				tc := tls.Client(raw, ct.tls.Config)
 				herr := tc.HandshakeContext(ct.ctx)
 				if herr != nil {
-					herr = handshakeError(ct.addr, ct.tls.cfg.ServerName, herr) // Secured says "TLS handshake"
+					herr = ct.tls.HandshakeError(ct.addr, herr) // Secured says "TLS handshake"
 				}
 				ct.exec.call(func() { ct.secured(tc, herr) })
 				if herr != nil {
@@ -183,13 +184,13 @@ func (ct *ctrl) connect() (raw, conn net.Conn, err error) {
 	if ct.cfg.TLS != session.TLSImplicit {
 		return raw, raw, nil
 	}
-	tc := tls.Client(raw, ct.tls.cfg)
+	tc := tls.Client(raw, ct.tls.Config)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("%w: %w", &ftp.TimeoutError{Op: "TLS handshake with " + ct.addr}, err)
 		}
-		return nil, nil, fmt.Errorf("ftp: implicit TLS handshake: %w", handshakeError(ct.addr, ct.tls.cfg.ServerName, err))
+		return nil, nil, fmt.Errorf("ftp: implicit TLS handshake: %w", ct.tls.HandshakeError(ct.addr, err))
 	}
 	return raw, tc, nil
 }
@@ -247,8 +248,8 @@ func (ct *ctrl) secured(tc *tls.Conn, err error) {
 }
 
 func (ct *ctrl) noteTLS(cs tls.ConnectionState) {
-	ct.s.Note(ct.tls.describe(cs))
-	ct.s.Note(ct.tls.verify)
+	ct.s.Note(ct.tls.Describe(cs))
+	ct.s.Note(ct.tls.Verify)
 }
 
 func (ct *ctrl) writeFailed(err error) {
