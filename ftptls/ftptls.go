@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/asyncftp/asyncftp/ftp"
@@ -131,9 +132,8 @@ func (o *Options) Setup(addr string) (*Setup, error) {
 	}
 	if cfg.ClientSessionCache == nil {
 		// One cache per session: its data connections resume its own control
-		// session and nothing else. Two entries: the control connection's
-		// ticket is all a session ever uses.
-		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(2)
+		// session and nothing else.
+		cfg.ClientSessionCache = new(sessionSlot)
 	}
 	st := &Setup{Config: cfg}
 	switch {
@@ -259,4 +259,37 @@ func TransportFailure(err error) bool {
 // why a transfer's length is checked against SIZE and the 226.
 func ClosedBeforeHandshake(err error) bool {
 	return TransportFailure(err) && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET))
+}
+
+// sessionSlot is a session's private ticket cache. A session talks to one
+// server name, so one slot does what tls.NewLRUClientSessionCache does for
+// many, in a few words of memory instead of a map and a list: thousands of
+// idle FTPS sessions each hold one.
+type sessionSlot struct {
+	mu  sync.Mutex // the handshake runs on a worker, Restore on the loop
+	key string
+	cs  *tls.ClientSessionState
+}
+
+// Get implements tls.ClientSessionCache.
+func (c *sessionSlot) Get(key string) (*tls.ClientSessionState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cs == nil || key != c.key {
+		return nil, false
+	}
+	return c.cs, true
+}
+
+// Put implements tls.ClientSessionCache; a nil cs forgets the key's ticket.
+func (c *sessionSlot) Put(key string, cs *tls.ClientSessionState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cs == nil {
+		if key == c.key {
+			c.cs = nil
+		}
+		return
+	}
+	c.key, c.cs = key, cs
 }

@@ -27,6 +27,22 @@ type Options struct {
 	// ID is the session id shown in transcripts; 0 takes the next of a
 	// process-wide counter.
 	ID uint64
+	// Dial, if set, makes the control connection and every passive data
+	// connection instead of net.Dialer: a SOCKS5 or HTTP CONNECT proxy
+	// (golang.org/x/net/proxy's ContextDialer has this shape), an SSH
+	// tunnel, an in-memory pipe. This is what netdriver serves that the
+	// engine cannot: gnet carries only sockets it can poll itself. Active
+	// mode still listens on a local socket.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// dial makes a connection with Options.Dial, or net.Dialer.
+func (o *Options) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if o.Dial != nil {
+		return o.Dial(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }
 
 // ids numbers sessions whose Options.ID is 0.
@@ -176,8 +192,7 @@ func (ct *ctrl) control() {
 func (ct *ctrl) connect() (raw, conn net.Conn, err error) {
 	ctx, cancel := context.WithTimeout(ct.ctx, ct.opts.ConnectTimeout)
 	defer cancel()
-	var d net.Dialer
-	raw, err = d.DialContext(ctx, "tcp", ct.addr)
+	raw, err = ct.opts.dial(ctx, "tcp", ct.addr)
 	if err != nil {
 		return nil, nil, dialError(ct.addr, err)
 	}
@@ -215,7 +230,14 @@ func (ct *ctrl) connected(raw, conn net.Conn) bool {
 	ct.w = newWriter(conn)
 	ct.live++
 	go ct.w.run(ct.writeFailed, func() { ct.exec.submit(ct.goroutineEnded) })
-	ct.s.Connected(raw.RemoteAddr().String(), raw.LocalAddr().String(), ct.reportLogin)
+	remote := raw.RemoteAddr().String()
+	if ct.opts.Dial != nil {
+		// Through a proxy or tunnel the connection's own peer is the proxy;
+		// the server, whose host passive data connections go to, is the
+		// address the session was opened for.
+		remote = ct.addr
+	}
+	ct.s.Connected(remote, raw.LocalAddr().String(), ct.reportLogin)
 	if tc, ok := conn.(*tls.Conn); ok {
 		ct.noteTLS(tc.ConnectionState())
 	}

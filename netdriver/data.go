@@ -190,8 +190,8 @@ func (d *dataConn) upload(dc *idleconn.Conn, raw net.Conn) (int64, error) {
 		if tc, ok := dc.Conn.(*tls.Conn); ok {
 			err = tc.CloseWrite()
 		}
-		if tcp, ok := raw.(*net.TCPConn); ok && err == nil {
-			err = tcp.CloseWrite()
+		if err == nil {
+			err = closeWrite(raw)
 		}
 	}
 	if !req.OffLoop {
@@ -260,4 +260,15 @@ func (p *progress) Write(b []byte) (int, error) {
 		p.sent(n)
 	}
 	return n, err
+}
+
+// closeWrite ends the stream we send, keeping the other direction open:
+// half-close where the connection has it (TCP, and most proxy and tunnel
+// connections a Dial option brings), else a full close — the server must
+// see the end of an upload either way.
+func closeWrite(c net.Conn) error {
+	if hc, ok := c.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return c.Close()
 }
