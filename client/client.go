@@ -54,7 +54,7 @@ type Options struct {
 }
 
 // Runner is what a Client needs from a driver: the gnet engine's *engine.Conn,
-// or another driver of the same session core (*netdriver.Conn, for TLS).
+// or another driver of the same session core (*netdriver.Conn, say).
 type Runner interface {
 	// Do queues req on the session; req.Done runs on the driver's goroutine.
 	Do(req *session.Request)
