@@ -246,21 +246,12 @@ func (p *handshakers) cancelAll(err error) {
 func (h *handshake) run() {
 	err := h.tc.Handshake()
 	h.timer.Stop()
-	if err == nil {
-		// The link stays in handshake mode until done runs on the loop: a
-		// record that arrives meanwhile is pushed, and read there.
-		if cerr := h.l.failed(); cerr != nil {
-			err = cerr // cancelled after the last flight: the loop closed it
-		}
-	}
+	// The link stays in handshake mode until done runs on the loop: a record
+	// that arrives meanwhile is pushed, and read there. A connection that
+	// ended meanwhile is the loop's to see: the handshake itself succeeded,
+	// and what the server sent after it is still in the link.
 	h.loop.execute(func() { h.done(err) })
 	h.wg.Done()
-}
-
-func (l *link) failed() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
 }
 
 // isWouldBlock reports whether a tls.Conn.Read in loop mode stopped only for
