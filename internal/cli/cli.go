@@ -156,7 +156,6 @@ func newRoot(e *Env, ran *bool) *cobra.Command {
 	root.Flags().BoolP("help", "h", false, "show this help")
 
 	byCobra := map[*cobra.Command]*command{}
-	cobraHelp := root.HelpFunc()
 	root.SetHelpFunc(func(cc *cobra.Command, args []string) {
 		switch c := byCobra[cc]; {
 		case cc == root:
@@ -164,7 +163,7 @@ func newRoot(e *Env, ran *bool) *cobra.Command {
 		case c != nil:
 			commandHelp(cc.OutOrStdout(), c, cc.Flags())
 		default: // cobra's completion commands
-			cobraHelp(cc, args)
+			otherHelp(cc.OutOrStdout(), cc)
 		}
 	})
 
@@ -199,6 +198,20 @@ func newRoot(e *Env, ran *bool) *cobra.Command {
 		registerFlagCompletions(cc)
 		byCobra[cc] = c
 		root.AddCommand(cc)
+	}
+
+	// cobra's completion command (bash, zsh, fish, powershell) only prints
+	// its help for a shell it does not know; here that is a usage error.
+	root.InitDefaultCompletionCmd()
+	if comp, _, err := root.Find([]string{"completion"}); err == nil && comp != root {
+		comp.Use = "completion SHELL"
+		comp.Args = cobra.ArbitraryArgs
+		comp.RunE = func(cc *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("name a shell: asyncftp completion bash|zsh|fish|powershell")
+			}
+			return usageErrorf("no completion for the shell %q: bash, zsh, fish or powershell", args[0])
+		}
 	}
 	return root
 }
@@ -380,6 +393,29 @@ func commandHelp(w io.Writer, c *command, f *pflag.FlagSet) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, exitCodesHelp)
+}
+
+// otherHelp prints the help of the commands cobra adds (completion and its
+// shells) in the layout of ours.
+func otherHelp(w io.Writer, cc *cobra.Command) {
+	fmt.Fprintf(w, "Usage: %s\n\n", cc.UseLine())
+	text := cc.Long
+	if text == "" {
+		text = cc.Short
+	}
+	fmt.Fprintln(w, strings.TrimSpace(text))
+	if cc.HasAvailableSubCommands() {
+		fmt.Fprintln(w, "\nCommands:")
+		for _, sub := range cc.Commands() {
+			if sub.IsAvailableCommand() {
+				fmt.Fprintf(w, "  %-11s %s\n", sub.Name(), sub.Short)
+			}
+		}
+	}
+	if cc.Flags().HasAvailableFlags() {
+		fmt.Fprintln(w, "\nFlags:")
+		fmt.Fprint(w, flagUsages(cc.Flags()))
+	}
 }
 
 // flagUsages lists f's visible flags in two columns, the names (with the

@@ -75,6 +75,21 @@ func TestCompleteCommandsAndFlags(t *testing.T) {
 	}
 }
 
+// TestCompletionScripts: the three shells' scripts are printed and call back
+// into asyncftp's __complete.
+func TestCompletionScripts(t *testing.T) {
+	for sh, marker := range map[string]string{"bash": "complete -o default -F __start_asyncftp asyncftp", "zsh": "#compdef asyncftp", "fish": "complete -c asyncftp"} {
+		e, stdout, errb := testEnv()
+		if code := Main([]string{"completion", sh}, e); code != ExitOK || !strings.Contains(stdout.String(), marker) || !strings.Contains(stdout.String(), "__complete") {
+			t.Errorf("completion %s: exit %d, stderr %q, script lacks %q", sh, code, errb, marker)
+		}
+	}
+	e, _, _ := testEnv()
+	if code := Main([]string{"completion", "tcsh"}, e); code != ExitUsage {
+		t.Errorf("completion tcsh: exit %d, want %d", code, ExitUsage)
+	}
+}
+
 func TestCompleteRemotePaths(t *testing.T) {
 	srv, err := embedserver.Start(embedserver.Options{})
 	if err != nil {
