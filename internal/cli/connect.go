@@ -67,7 +67,7 @@ func (o *common) register(f *pflag.FlagSet) {
 }
 
 // timeoutHelp says what --timeout bounds.
-const timeoutHelp = "bound every network wait by `DURATION`: the TCP connect, each reply, a data connection's setup, and a data connection that stops moving bytes (defaults without it: 10s connect, 15s greeting, 30s per reply, 60s without data bytes)"
+const timeoutHelp = "bound every network wait by `DURATION`: the TCP connect, each reply, a data connection's setup, and a data connection that stops moving bytes (without it: 10s to connect, 15s for the greeting and for a data connection, 30s per reply, 60s without data bytes)"
 
 // dataSettings turns --active, --data-mode, --active-ports and --active-addr
 // into the session's data mode and active-mode options.
@@ -202,9 +202,13 @@ func (o *common) config(e *Env, t *Target, sink transcript.Sink) (session.Config
 		cfg.IdleKeepalive = -1 // the pool's default would turn it on
 	}
 	if o.timeout > 0 {
+		// wget's --timeout: every wait on the network, the data connection
+		// that goes quiet included (the connect is bounded by the driver:
+		// see engine and clientOptions).
 		cfg.Timeouts.Greeting = o.timeout
 		cfg.Timeouts.Reply = o.timeout
 		cfg.Timeouts.DataConnect = o.timeout
+		cfg.Timeouts.DataIdle = o.timeout
 	}
 	if err := cfg.Validate(); err != nil {
 		var ae *ftp.ArgumentError
@@ -214,6 +218,12 @@ func (o *common) config(e *Env, t *Target, sink transcript.Sink) (session.Config
 		return cfg, creds, usageErrorf("credentials: %v", err)
 	}
 	return cfg, creds, nil
+}
+
+// engine starts the event loop a command's sessions share, its TCP connects
+// bounded by --timeout.
+func (o *common) engine() (*engine.Engine, error) {
+	return engine.New(engine.Options{Loops: 1, ConnectTimeout: o.timeout})
 }
 
 // transcriptSink returns the -v sink (nil without -v). withIDs prefixes each
@@ -232,7 +242,7 @@ func (o *common) dial(ctx context.Context, e *Env, t *Target, eng *engine.Engine
 	if err != nil {
 		return nil, err
 	}
-	opts := &client.Options{Config: cfg, Engine: eng}
+	opts := &client.Options{Config: cfg, Engine: eng, ConnectTimeout: o.timeout}
 	if opts.TLS, err = o.clientTLS(e, t); err != nil {
 		return nil, err
 	}

@@ -188,7 +188,7 @@ func runGet(ctx context.Context, e *Env, o *common, opt getOptions, pos []string
 		seen[f.name] = f
 	}
 
-	eng, err := engine.New(engine.Options{Loops: 1})
+	eng, err := o.engine()
 	if err != nil {
 		return failure(err)
 	}

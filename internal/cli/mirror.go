@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/asyncftp/asyncftp/engine"
 	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/listing"
 	"github.com/spf13/pflag"
@@ -141,7 +140,7 @@ func runMirror(ctx context.Context, e *Env, o *common, opt mirrorOptions, pos []
 	}
 	defer root.Close()
 
-	eng, err := engine.New(engine.Options{Loops: 1})
+	eng, err := o.engine()
 	if err != nil {
 		return failure(err)
 	}
