@@ -1,5 +1,5 @@
 // Package cli is the asyncftp command-line tool: subcommands (ls, get, put, mkdir, rm, mv, mirror, demo, serve,
-// version) over the blocking client and the session pool, with ftp:// URLs, netrc credentials, progress bars, JSON and exit codes.
+// version, completion) on cobra over the blocking client and the session pool, with ftp:// URLs, netrc credentials, progress bars, JSON and exit codes.
 //
 // cmd/asyncftp is a one-line main around [Main]; everything else lives here so that
 // each subcommand sits in a file of its own and the helpers can be unit-tested.
@@ -371,7 +371,7 @@ Run 'asyncftp COMMAND --help' for a command's flags and examples.
 
 // commandOrder keeps the command list in the order a user meets them.
 func commandOrder(name string) int {
-	order := []string{"demo", "ls", "get", "put", "mkdir", "rm", "mv", "mirror", "bench", "serve", "version"}
+	order := []string{"demo", "ls", "get", "put", "mkdir", "rm", "mv", "mirror", "bench", "swarm", "serve", "version"}
 	for i, n := range order {
 		if n == name {
 			return i
