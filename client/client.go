@@ -51,6 +51,10 @@ type Options struct {
 	// OnLoop moves Retr and Stor bytes on the event loop instead of a goroutine of
 	// their own. Only for writers and readers that never block (hashes, memory).
 	OnLoop bool
+	// ConnectTimeout bounds the TCP connect (and an implicit FTPS handshake)
+	// of a session on a private engine or on the net.Conn driver; 0 keeps the
+	// drivers' default (10s). A given Engine keeps its own setting.
+	ConnectTimeout time.Duration
 }
 
 // Runner is what a Client needs from a driver: the gnet engine's *engine.Conn,
@@ -96,7 +100,7 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	var own *engine.Engine
 	if e == nil {
 		var err error
-		if own, err = engine.New(engine.Options{Loops: 1}); err != nil {
+		if own, err = engine.New(engine.Options{Loops: 1, ConnectTimeout: o.ConnectTimeout}); err != nil {
 			return nil, err
 		}
 		e = own
@@ -129,7 +133,7 @@ func (l loginObserver) LoggedIn(_ *engine.Conn, r session.Result) {
 // dialNet runs the session on the net.Conn driver.
 func dialNet(ctx context.Context, addr string, o Options) (*Client, error) {
 	cfg := o.Config
-	conn, login, err := netdriver.Open(addr, &cfg, netdriver.Options{TLS: o.TLS})
+	conn, login, err := netdriver.Open(addr, &cfg, netdriver.Options{TLS: o.TLS, ConnectTimeout: o.ConnectTimeout})
 	if err != nil {
 		return nil, err
 	}
