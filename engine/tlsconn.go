@@ -151,7 +151,8 @@ func (ct *ctrl) drain() {
 			return
 		case errors.Is(err, io.EOF):
 			// close_notify: the server ended the session cleanly at the
-			// TLS level; the session decides whether that was expected.
+			// TLS level; the session decides whether that was expected,
+			// and its Close answers with a close_notify of ours.
 			ct.s.ControlClosed(nil)
 			return
 		default:
@@ -268,7 +269,11 @@ func (d *dataConn) drain() gnet.Action {
 		case isWouldBlock(err):
 			return gnet.None
 		case errors.Is(err, io.EOF):
-			d.notified = true // close_notify: a clean end of the stream
+			// close_notify: a clean end of the stream. Answer it before the
+			// socket closes (gnet sends what is buffered first): vsftpd with
+			// strict_ssl_write_shutdown fails the transfer without it.
+			d.notified = true
+			_ = d.tc.CloseWrite()
 			return gnet.Close
 		default:
 			d.tlsErr = err
