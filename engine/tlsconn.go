@@ -211,8 +211,9 @@ func (d *dataConn) secured(err error) {
 		// The server closed while the result was on its way (a small file:
 		// data and FIN right after the handshake). What it sent is in the
 		// link, after the handshake's records.
+		end := d.endEarly(err) // hands the session what came before the end
 		d.dropped = true
-		ct.s.DataClosed(d.req, 0, d.endEarly(err))
+		ct.s.DataClosed(d.req, 0, end)
 		return
 	}
 	if err != nil {
