@@ -91,7 +91,7 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 			// The handshake is still running or its result is on its way:
 			// the worker reads what was pushed, then the end of stream, and
 			// the result (secured) reports the connection's end.
-			v.tl.fail(io.EOF)
+			v.tl.ended()
 			v.c = nil
 			return gnet.None
 		}

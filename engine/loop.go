@@ -134,6 +134,9 @@ type ctrl struct {
 	secure          bool      // the handshake is done: bytes go through tc
 	implicit        bool      // TLS from the first byte
 	implicitPending bool      // implicit TLS: the session is told of the connection after the handshake
+	hsDone          bool      // the handshake's result has reached the loop
+	closeWait       bool      // the connection closed during the handshake; its result ends the session
+	closeErr        error     // what gnet said then
 }
 
 func (ct *ctrl) opened(c gnet.Conn) {
@@ -172,9 +175,22 @@ func (ct *ctrl) connectFailed(err error) {
 }
 
 func (ct *ctrl) closed(err error) {
-	if ct.ended {
+	if ct.ended || ct.closeWait {
 		return
 	}
+	if ct.tc != nil && !ct.hsDone {
+		// A handshake is running: its result explains the end better (a
+		// server closes after the alert we send for its certificate), and
+		// the session hears of the end with it (handshakeEnded).
+		ct.closeWait, ct.closeErr = true, err
+		ct.tl.ended()
+		return
+	}
+	ct.finishClose(err)
+}
+
+// finishClose ends the session whose control connection has closed.
+func (ct *ctrl) finishClose(err error) {
 	ct.ended = true
 	ct.e.active.Add(-1)
 	delete(ct.loop.sessions, ct)
@@ -183,17 +199,6 @@ func (ct *ctrl) closed(err error) {
 	}
 	if ct.tl != nil {
 		ct.tl.fail(ftp.ErrClosed) // a handshake still running ends
-	}
-	if ct.implicitPending {
-		// The connection ended during the implicit handshake: the session
-		// never started, so this is the login's outcome.
-		ct.implicitPending = false
-		cerr := error(&ftp.ClosedError{During: "implicit TLS handshake with " + ct.addr, Err: err})
-		if ct.s.Terminal() {
-			cerr = ct.deadErr()
-		}
-		ct.s.Abort(cerr)
-		ct.obs.LoggedIn(&ct.conn, session.Result{Err: cerr})
 	}
 	ct.s.ControlClosed(err)
 	if d := ct.data; d != nil && d.off == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -31,7 +32,9 @@ type link struct {
 	wake  sync.Cond // handshake mode: Read waits here for push or fail
 	in    []byte    // received bytes crypto/tls has not read yet
 	err   error     // once set, Read (when in is empty) and Write fail with it
+	eof   bool      // the server closed: Read says io.EOF once in is empty
 	async bool      // handshake mode
+	over  bool      // the handshake has returned: its deadline no longer applies
 }
 
 func newLink(gc gnet.Conn) *link {
@@ -98,6 +101,34 @@ func (l *link) fail(err error) {
 	l.wake.Broadcast()
 }
 
+// expire fails a handshake that is still running; once it has returned, its
+// timer firing late must not fail the connection it secured.
+func (l *link) expire(err error) {
+	l.mu.Lock()
+	if !l.over && l.err == nil {
+		l.err = err
+	}
+	l.mu.Unlock()
+	l.wake.Broadcast()
+}
+
+// handshakeOver marks the end of the handshake (see expire).
+func (l *link) handshakeOver() {
+	l.mu.Lock()
+	l.over = true
+	l.mu.Unlock()
+}
+
+// ended says the server closed the connection. What it sent before stays
+// readable, then Read says io.EOF; writes are dropped, as the socket is gone
+// (a handshake must still read the flight the server sent before closing).
+func (l *link) ended() {
+	l.mu.Lock()
+	l.eof = true
+	l.mu.Unlock()
+	l.wake.Broadcast()
+}
+
 // Read implements net.Conn for crypto/tls.
 func (l *link) Read(p []byte) (int, error) {
 	l.mu.Lock()
@@ -111,6 +142,9 @@ func (l *link) Read(p []byte) (int, error) {
 		if l.err != nil {
 			return 0, l.err
 		}
+		if l.eof {
+			return 0, io.EOF
+		}
 		if !l.async {
 			return 0, errWouldBlock
 		}
@@ -123,10 +157,13 @@ func (l *link) Read(p []byte) (int, error) {
 // crypto/tls reuses its record buffer, hence the clone.
 func (l *link) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	err, async := l.err, l.async
+	err, async, eof := l.err, l.async, l.eof
 	l.mu.Unlock()
 	if err != nil {
 		return 0, err
+	}
+	if eof {
+		return len(p), nil // nobody to send it to; the reads decide
 	}
 	if async {
 		if err := l.gc.AsyncWrite(bytes.Clone(p), nil); err != nil {
@@ -245,6 +282,7 @@ func (p *handshakers) cancelAll(err error) {
 // run does the handshake on the worker and hands its result to the loop.
 func (h *handshake) run() {
 	err := h.tc.Handshake()
+	h.l.handshakeOver()
 	h.timer.Stop()
 	// The link stays in handshake mode until done runs on the loop: a record
 	// that arrives meanwhile is pushed, and read there. A connection that

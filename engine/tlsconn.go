@@ -35,7 +35,7 @@ func (ct *ctrl) handshake(l *link, tc *tls.Conn, timeout time.Duration, op strin
 	e.wg.Add(1)
 	e.mu.Unlock()
 	h := &handshake{l: l, tc: tc, loop: ct.loop, done: done, wg: &e.wg}
-	h.timer = time.AfterFunc(timeout, func() { l.fail(&ftp.TimeoutError{Op: op}) })
+	h.timer = time.AfterFunc(timeout, func() { l.expire(&ftp.TimeoutError{Op: op}) })
 	e.hs.submit(h)
 }
 
@@ -60,17 +60,25 @@ func (ct *ctrl) startImplicit() {
 }
 
 func (ct *ctrl) implicitDone(err error) {
-	if !ct.implicitPending {
-		return // the connection closed first and reported it (closed)
-	}
+	ct.hsDone = true
 	ct.implicitPending = false
+	if err == nil && ct.closeWait {
+		err = &ftp.ClosedError{During: "implicit TLS handshake with " + ct.addr, Err: ct.closeErr}
+	}
 	if err == nil && (ct.closing || ct.s.Terminal()) {
 		err = ct.deadErr()
 	}
 	if err != nil {
-		err = fmt.Errorf("ftp: implicit TLS handshake: %w", ct.tlsSetup.HandshakeError(ct.addr, err))
+		if ct.s.Terminal() {
+			err = ct.deadErr()
+		} else {
+			err = fmt.Errorf("ftp: implicit TLS handshake: %w", ct.tlsSetup.HandshakeError(ct.addr, err))
+		}
 		ct.s.Abort(err)
 		ct.obs.LoggedIn(&ct.conn, session.Result{Err: err})
+		if ct.closeWait {
+			ct.finishClose(ct.closeErr)
+		}
 		return
 	}
 	ct.tl.settle()
@@ -106,6 +114,16 @@ func (ct *ctrl) StartTLS() {
 }
 
 func (ct *ctrl) secured(err error) {
+	ct.hsDone = true
+	if ct.closeWait {
+		// The connection closed during the handshake; a failed handshake
+		// is the cause to report, else the close is.
+		if err != nil && !ct.s.Terminal() {
+			ct.s.Secured(ct.tlsSetup.HandshakeError(ct.addr, err))
+		}
+		ct.finishClose(ct.closeErr)
+		return
+	}
 	if ct.ended || ct.closing || ct.s.Terminal() {
 		return
 	}
@@ -297,7 +315,7 @@ func (d *dataConn) closedTLS(err error) error {
 	// boundary as a clean end (many servers never send close_notify on data
 	// connections), and the 226 and the byte count decide; one in the middle
 	// of a record is a cut stream.
-	d.tl.fail(io.EOF)
+	d.tl.ended()
 	if rerr := d.drainEnd(); rerr != nil {
 		return rerr
 	}

@@ -37,20 +37,22 @@ import (
 // ---- explicit FTPS against goftp ----
 
 // LIST and byte-exact RETR and STOR over protected data connections, each of
-// which resumes the control connection's TLS session, in both data modes.
+// which resumes the control connection's TLS session, with the bytes off the
+// loop and on it.
 func TestFTPSExplicitEmbedded(t *testing.T) {
 	for _, m := range []struct {
 		name   string
 		onLoop bool
-	}{{"OffLoop", false}, {"OnLoop", true}} {
+		mode   session.DataMode
+	}{{"OffLoop", false, session.DataPassive}, {"OnLoop", true, session.DataPassive}} {
 		t.Run(m.name, func(t *testing.T) {
 			ftpsClean(t)
 			srv, pool := ftpsEmbed(t, false)
 			ctx := ftpsCtx(t)
 			mem := &transcript.Memory{}
 			c, err := client.Dial(ctx, srv.Addr, &client.Options{
-				Config: session.Config{User: embedserver.DefaultUser, Password: embedserver.DefaultPassword, TLS: session.TLSExplicit, Transcript: mem},
-				TLS:    netdriver.TLSOptions{RootCAs: pool},
+				Config: session.Config{User: embedserver.DefaultUser, Password: embedserver.DefaultPassword, TLS: session.TLSExplicit, Transcript: mem, DataMode: m.mode},
+				TLS:    ftptls.Options{RootCAs: pool},
 				OnLoop: m.onLoop,
 			})
 			if err != nil {
@@ -116,6 +118,41 @@ func TestFTPSExplicitEmbedded(t *testing.T) {
 				t.Errorf("%d data connections resumed the control session, want %d: %q", got, transfers-empty, ftpsNotes(mem, "data connection"))
 			}
 			ftpsNothingClearAfterAuth(t, mem)
+		})
+	}
+}
+
+// goftp answers PROT P with 200 but, in active mode, sends the data of the
+// connection it opens in clear text. The client is the TLS client there
+// (RFC 4217) and must refuse it: the listing fails with a typed TLS error,
+// not one clear byte reaches the caller, and the session goes on.
+func TestFTPSActiveEmbeddedClearDataRefused(t *testing.T) {
+	for _, onLoop := range []bool{false, true} {
+		t.Run(fmt.Sprintf("onLoop=%v", onLoop), func(t *testing.T) {
+			ftpsClean(t)
+			srv, pool := ftpsEmbed(t, false)
+			ctx := ftpsCtx(t)
+			c, err := client.Dial(ctx, srv.Addr, &client.Options{
+				Config: session.Config{User: embedserver.DefaultUser, Password: embedserver.DefaultPassword, TLS: session.TLSExplicit, DataMode: session.DataActive},
+				TLS:    ftptls.Options{RootCAs: pool},
+				OnLoop: onLoop,
+			})
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			defer c.Close()
+			var buf bytes.Buffer
+			_, err = c.Retr(ctx, "README.txt", &buf)
+			var rh tls.RecordHeaderError
+			if !errors.As(err, &rh) || buf.Len() != 0 {
+				t.Fatalf("Retr over a clear-text active connection: %v, %d bytes delivered; want a tls.RecordHeaderError and nothing", err, buf.Len())
+			}
+			if _, err := c.Pwd(ctx); err != nil {
+				t.Errorf("the session did not survive the refused data connection: %v", err)
+			}
+			if err := c.Quit(ctx); err != nil {
+				t.Errorf("Quit: %v", err)
+			}
 		})
 	}
 }
@@ -378,7 +415,9 @@ func TestFTPSRealServers(t *testing.T) {
 		for _, d := range []struct {
 			name              string
 			onLoop, netDriver bool
-		}{{"engine-offloop", false, false}, {"engine-onloop", true, false}, {"netdriver", false, true}} {
+			active            bool
+		}{{"engine-offloop", false, false, false}, {"engine-onloop", true, false, false}, {"netdriver", false, true, false},
+			{"engine-active", true, false, true}} {
 			t.Run(s.name+"/"+d.name, func(t *testing.T) {
 				addr := ftpsNeedEnv(t, s.env)
 				user := ftpsNeedEnv(t, "ASYNCFTP_SERVERS_USER")
@@ -397,7 +436,7 @@ func TestFTPSRealServers(t *testing.T) {
 				ctx := ftpsCtx(t)
 				mem := &transcript.Memory{}
 				c, err := client.Dial(ctx, addr, &client.Options{
-					Config:    session.Config{User: user, Password: session.Secret(pass), TLS: session.TLSExplicit, Transcript: mem},
+					Config:    session.Config{User: user, Password: session.Secret(pass), TLS: session.TLSExplicit, Transcript: mem, DataMode: dataMode(d.active)},
 					TLS:       ftptls.Options{RootCAs: pool},
 					OnLoop:    d.onLoop,
 					NetDriver: d.netDriver,
@@ -610,4 +649,11 @@ func ftpsNothingClearAfterAuth(t *testing.T, mem *transcript.Memory) {
 	if auth < 0 || done < auth || user < done {
 		t.Errorf("AUTH TLS at %d, handshake done at %d, USER at %d: want that order", auth, done, user)
 	}
+}
+
+func dataMode(active bool) session.DataMode {
+	if active {
+		return session.DataActive
+	}
+	return session.DataPassive
 }
