@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -383,5 +385,48 @@ func TestFSCloseWhileWaiting(t *testing.T) {
 	}
 	if st := p.Stats(); st.Replaced != 0 {
 		t.Errorf("stats %+v: no session should be replaced", st)
+	}
+}
+
+// TestFSOverHTTP: http.FileServerFS serves a byte range (Seek, then REST)
+// and a folder listing from the FTP tree.
+func TestFSOverHTTP(t *testing.T) {
+	leakCheck(t)
+	srv, _, _ := serveTree(t)
+	p := newPool(t, srv.Addr, embedserver.DefaultUser, embedserver.DefaultPassword, 2)
+	fsys, err := ftpfs.New(testCtx(t), p, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := httptest.NewServer(http.FileServerFS(fsys))
+	defer web.Close()
+	get := func(path, rng string) (int, string) {
+		req, err := http.NewRequest("GET", web.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := web.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	want, _ := io.ReadAll(embedserver.PatternReader("1MiB.bin", 1<<20))
+	if code, body := get("/1MiB.bin", "bytes=500000-500099"); code != http.StatusPartialContent || body != string(want[500000:500100]) {
+		t.Errorf("range GET: %d, %d bytes", code, len(body))
+	}
+	if code, body := get("/%E6%97%A5%E6%9C%AC/", ""); code != http.StatusOK || !strings.Contains(body, "ファイル 1.txt") || !strings.Contains(body, "link up to readme") {
+		t.Errorf("folder GET: %d\n%s", code, body)
+	}
+	if code, _ := get("/missing.txt", ""); code != http.StatusNotFound {
+		t.Errorf("GET of a missing file: %d", code)
 	}
 }
