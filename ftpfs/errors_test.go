@@ -18,17 +18,17 @@ func TestClassify(t *testing.T) {
 		msg  string
 		want error // nil: no io/fs meaning
 	}{
-		{550, "RETR", "Failed to open file.", fs.ErrNotExist},                   // vsftpd
-		{550, "MLST", "/x: No such file or directory", fs.ErrNotExist},          // proftpd
+		{550, "RETR", "Failed to open file.", fs.ErrNotExist},                    // vsftpd
+		{550, "MLST", "/x: No such file or directory", fs.ErrNotExist},           // proftpd
 		{550, "MLST", "lstat /srv/x: no such file or directory", fs.ErrNotExist}, // goftp
-		{550, "RETR", "/x: Permission denied", fs.ErrPermission},                // proftpd
-		{550, "RETR", "Can't open x: Permission denied", fs.ErrPermission},      // pure-ftpd
+		{550, "RETR", "/x: Permission denied", fs.ErrPermission},                 // proftpd
+		{550, "RETR", "Can't open x: Permission denied", fs.ErrPermission},       // pure-ftpd
 		{550, "STOR", "Access denied", fs.ErrPermission},
 		{553, "STOR", "Could not create file.", fs.ErrPermission},
 		{530, "LIST", "Please login with USER and PASS.", fs.ErrPermission},
 		{532, "STOR", "Need account for storing files.", fs.ErrPermission},
-		{450, "SIZE", "path /x not found", fs.ErrNotExist},    // goftp
-		{551, "RETR", "File not available", fs.ErrNotExist},   // goftp
+		{450, "SIZE", "path /x not found", fs.ErrNotExist},  // goftp
+		{551, "RETR", "File not available", fs.ErrNotExist}, // goftp
 		{451, "RETR", "Local error in processing", nil},
 		{421, "RETR", "Timeout.", nil},
 		{500, "MLST", "Unknown command.", nil},

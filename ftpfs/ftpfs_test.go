@@ -58,8 +58,8 @@ var extraFiles = map[string]string{
 }
 
 var extraLinks = map[string]string{
-	"link-to-hello":          "pub/hello.txt",
-	"pub/link-to-deeper":     "nested/deeper",
+	"link-to-hello":        "pub/hello.txt",
+	"pub/link-to-deeper":   "nested/deeper",
 	"日本/link up to readme": "../README.txt",
 }
 
