@@ -220,12 +220,32 @@ func (s *FS) lstat(rpath, name string) (*fileInfo, error) {
 		if err != nil {
 			return nil, err
 		}
+		if rpath != "/" && linkLike(e) {
+			// proftpd answers MLST of a symbolic link with the target's
+			// type and the link's own size and mode (0777), so such an
+			// entry is checked against the folder's listing, which shows
+			// links as links.
+			if fi, err := s.fromParent(rpath, name); err == nil {
+				return fi, nil
+			}
+		}
 		return newInfo(path.Base(name), e), nil
 	}
 	if rpath == "/" {
 		// Nothing lists the top folder; it exists.
 		return &fileInfo{name: path.Base(name), mode: fs.ModeDir | 0o555, want: -1}, nil
 	}
+	return s.fromParent(rpath, name)
+}
+
+// linkLike reports an MLST entry that may describe a symbolic link by its
+// lstat mode: UNIX.mode 0777 on something that is not a link.
+func linkLike(e listing.Entry) bool {
+	return e.Type != listing.Link && e.Facts["unix.mode"] != "" && strings.TrimLeft(e.Facts["unix.mode"], "0") == "777"
+}
+
+// fromParent finds rpath in the listing of its folder.
+func (s *FS) fromParent(rpath, name string) (*fileInfo, error) {
 	parent, base := path.Dir(rpath), path.Base(rpath)
 	res, err := s.sh.p.List(s.ctx, parent)
 	if err != nil {
