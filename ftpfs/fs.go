@@ -319,13 +319,28 @@ func (s *FS) linkTarget(rpath string) string {
 }
 
 // probe asks the server what the link rpath leads to: SIZE answers for a
-// file, a listing for a folder.
+// file, CWD for a folder. A listing would not do: vsftpd lists a missing
+// path as an empty folder. The session goes back to its folder at once.
 func (s *FS) probe(rpath, name string) (*fileInfo, error) {
 	if n, err := s.sh.p.Size(s.ctx, rpath); err == nil {
 		t, _ := s.sh.p.ModTime(s.ctx, rpath) // zero when MDTM fails
 		return &fileInfo{name: path.Base(name), size: n, want: n, mode: 0o444, mtime: t}, nil
 	}
-	if _, err := s.sh.p.List(s.ctx, rpath); err != nil {
+	err := s.sh.p.Do(s.ctx, func(ctx context.Context, c *client.Client) error {
+		back, err := c.Pwd(ctx)
+		if err != nil {
+			return err
+		}
+		if err := c.Cwd(ctx, rpath); err != nil {
+			return err
+		}
+		if err := c.Cwd(ctx, back); err != nil {
+			c.Close() // in another folder now: the pool replaces the session
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("symbolic link %s leads nowhere: %w", rpath, err)
 	}
 	return &fileInfo{name: path.Base(name), mode: fs.ModeDir | 0o555, want: -1}, nil

@@ -206,3 +206,45 @@ func TestFSScriptedMLST(t *testing.T) {
 		t.Errorf("Stat(who): %v; want fs.ErrPermission", err)
 	}
 }
+
+// TestFSScriptedProbe: a link whose target this view cannot see (an
+// absolute target outside a chroot) is asked of the server: SIZE fails, CWD
+// into it works, so it is a folder, and the session goes back to its folder;
+// where CWD fails too, the link leads nowhere: fs.ErrNotExist.
+func TestFSScriptedProbe(t *testing.T) {
+	leakCheck(t)
+	root := "lrwxrwxrwx 1 ftp ftp 9 Jan 02  2024 d -> /srv/pub/d\r\n" +
+		"lrwxrwxrwx 1 ftp ftp 7 Jan 02  2024 gone -> nowhere\r\n"
+	srv := ftptest.NewServer(t, join(
+		login(" SIZE"),
+		listing("LIST /", root), // Stat("d"): the link
+		[]ftptest.Step{
+			ftptest.Expect("EPSV"), ftptest.PassiveEPSV(),
+			ftptest.Expect("LIST /srv/pub"), ftptest.Reply("550 /srv/pub: No such file or directory"),
+			ftptest.Expect("SIZE /d"), ftptest.Reply("550 /d: not a regular file"),
+			ftptest.Expect("PWD"), ftptest.Reply(`257 "/home/ftp" is the current directory`),
+			ftptest.Expect("CWD /d"), ftptest.Reply("250 OK"),
+			ftptest.Expect("CWD /home/ftp"), ftptest.Reply("250 OK"),
+		},
+		listing("LIST /", root), // Stat("gone"): the link, then its target
+		listing("LIST /", root),
+		[]ftptest.Step{
+			ftptest.Expect("SIZE /gone"), ftptest.Reply("550 /gone: No such file or directory"),
+			ftptest.Expect("PWD"), ftptest.Reply(`257 "/home/ftp" is the current directory`),
+			ftptest.Expect("CWD /gone"), ftptest.Reply("550 /gone: No such file or directory"),
+			ftptest.Expect("QUIT"), ftptest.Reply("221 bye"),
+		},
+	), ftptest.WithoutLog())
+	p := newPool(t, srv.Addr, "", "", 1)
+	fsys, err := ftpfs.New(testCtx(t), p, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := fsys.Stat("d"); err != nil || !fi.IsDir() || fi.Name() != "d" {
+		t.Errorf("Stat(d) = %v, %v; want a folder", fi, err)
+	}
+	var fe *ftp.Error
+	if _, err := fsys.Stat("gone"); !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &fe) || fe.Verb != "CWD" {
+		t.Errorf("Stat(gone) = %v; want fs.ErrNotExist from CWD's 550", err)
+	}
+}
