@@ -49,17 +49,22 @@
 // A symbolic link that the listing shows as one (LIST "l" lines with their
 // "-> target", MLSD type=OS.unix=slink:target or type=OS.unix=symlink)
 // appears in ReadDir with fs.ModeSymlink, and its DirEntry.Info describes
-// the link itself. Stat and Open follow it, as os.DirFS does: the target is
-// resolved relative to the link's folder (an absolute target is a path on
-// the server) and stated like any name; when the listing gives no target
-// (proftpd's MLSD), LIST of the parent is asked for it. When that fails (a
-// target outside the server's chroot), the server is asked to follow the
-// link itself: SIZE succeeds for a file, a listing for a folder. At most 8
-// links are followed in a row. Reads and listings of a link go to the
-// resolved path. What each server shows is in docs/fs.md: vsftpd, pure-ftpd
-// and proftpd show links as links; goftp would show a link's own lstat facts
-// as a plain file, so the embedded test server follows links and shows
-// what they point to.
+// the link itself. Stat and Open follow it, as os.DirFS does, up to 8 links
+// in a row: the target is resolved relative to the link's folder (an
+// absolute target is a path on the server) and stated like any name; when
+// the listing gives no target (proftpd's MLSD), LIST of the parent is asked
+// for it. When the target cannot be stated (outside the server's chroot, or
+// missing), the server is asked to follow the link itself: SIZE succeeds
+// for a file, CWD into it (and back) for a folder; otherwise the link leads
+// nowhere (fs.ErrNotExist). Reads and listings of a link go to the resolved
+// path.
+//
+// Servers differ (docs/fs.md has the table): vsftpd, pure-ftpd and proftpd
+// list links as links; proftpd answers MLST of a link with the target's
+// type but the link's own size and mode 0777, so an MLST entry with
+// UNIX.mode 0777 is checked against its folder's listing; goftp would show
+// a link's lstat facts as a plain file, so the embedded test server shows
+// what links point to.
 //
 // # Limits
 //
