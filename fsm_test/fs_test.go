@@ -20,8 +20,8 @@ import (
 // (LIST only), pure-ftpd and proftpd (MLST and MLSD), on the tree servers.sh
 // serves to anonymous users: spaces, a leading space, UTF-8, an empty file
 // and folder, nested folders and a symlink. Then every file and the link
-// must read as the manifest says, and a walk must find exactly the manifest's
-// paths. Without a server's address the subtest is skipped (failed with
+// must read as the manifest says (ReadLink gives the link's target), and a
+// walk must find exactly the manifest's paths. Without a server's address the subtest is skipped (failed with
 // ASYNCFTP_REQUIRE_SERVERS=1).
 func TestFSRealServers(t *testing.T) {
 	for _, tg := range conformanceTargets() {
@@ -68,6 +68,14 @@ func TestFSRealServers(t *testing.T) {
 				}
 				if e.Type == listing.Dir {
 					continue
+				}
+				if e.Type == listing.Link {
+					if target, err := fsys.ReadLink(e.Path); target != e.Target || err != nil {
+						t.Errorf("ReadLink(%q) = %q, %v; want %q", e.Path, target, err, e.Target)
+					}
+					if li, err := fsys.Lstat(e.Path); err != nil || li.Mode()&fs.ModeSymlink == 0 {
+						t.Errorf("Lstat(%q) = %v, %v; want the link", e.Path, li, err)
+					}
 				}
 				b, err := fs.ReadFile(fsys, e.Path)
 				sum := sha256.Sum256(b)

@@ -1,8 +1,8 @@
 // Package ftpfs shows a folder of an FTP server as a read-only io/fs file system,
 // over the sessions of a pool: fs.WalkDir, http.FileServerFS and fstest work on it.
 //
-// An [FS] implements fs.FS, fs.StatFS, fs.ReadDirFS, fs.ReadFileFS and
-// fs.SubFS. Names are the slash-separated paths fs.ValidPath accepts,
+// An [FS] implements fs.FS, fs.StatFS, fs.ReadDirFS, fs.ReadFileFS,
+// fs.SubFS and fs.ReadLinkFS. Names are the slash-separated paths fs.ValidPath accepts,
 // relative to the FS's root, a remote folder chosen at [New]; each becomes
 // the absolute remote path root/name, so names with spaces or any UTF-8 go
 // to the server as they are.
@@ -48,8 +48,8 @@
 //
 // A symbolic link that the listing shows as one (LIST "l" lines with their
 // "-> target", MLSD type=OS.unix=slink:target or type=OS.unix=symlink)
-// appears in ReadDir with fs.ModeSymlink, and its DirEntry.Info describes
-// the link itself. Stat and Open follow it, as os.DirFS does, up to 8 links
+// appears in ReadDir with fs.ModeSymlink, and its DirEntry.Info and Lstat
+// describe the link itself; ReadLink gives its target. Stat and Open follow it, as os.DirFS does, up to 8 links
 // in a row: the target is resolved relative to the link's folder (an
 // absolute target is a path on the server) and stated like any name; when
 // the listing gives no target (proftpd's MLSD), LIST of the parent is asked

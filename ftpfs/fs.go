@@ -43,6 +43,7 @@ var (
 	_ fs.ReadDirFS  = (*FS)(nil)
 	_ fs.ReadFileFS = (*FS)(nil)
 	_ fs.SubFS      = (*FS)(nil)
+	_ fs.ReadLinkFS = (*FS)(nil)
 )
 
 // New returns the FS whose root is the remote folder root on p's server.
@@ -344,4 +345,60 @@ func (s *FS) probe(rpath, name string) (*fileInfo, error) {
 		return nil, fmt.Errorf("symbolic link %s leads nowhere: %w", rpath, err)
 	}
 	return &fileInfo{name: path.Base(name), mode: fs.ModeDir | 0o555, want: -1}, nil
+}
+
+// Lstat returns the facts of name without following a final link: a link
+// is described as its folder's listing shows it (MLST cannot say, since
+// pure-ftpd follows links there). Links in the folders above it are
+// followed.
+func (s *FS) Lstat(name string) (fs.FileInfo, error) {
+	if err := check("lstat", name); err != nil {
+		return nil, err
+	}
+	fi, _, err := s.lstatName(name)
+	if err != nil {
+		return nil, pathErr("lstat", name, err)
+	}
+	return fi, nil
+}
+
+// ReadLink returns the target of the link name as the server shows it
+// (relative to the link's folder, or an absolute path on the server).
+func (s *FS) ReadLink(name string) (string, error) {
+	if err := check("readlink", name); err != nil {
+		return "", err
+	}
+	fi, rpath, err := s.lstatName(name)
+	if err != nil {
+		return "", pathErr("readlink", name, err)
+	}
+	if fi.mode&fs.ModeSymlink == 0 {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fmt.Errorf("%w: not a symbolic link", fs.ErrInvalid)}
+	}
+	target := fi.entry.Target
+	if target == "" {
+		target = s.linkTarget(rpath)
+	}
+	if target == "" {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fmt.Errorf("%w: the server does not show the target", errors.ErrUnsupported)}
+	}
+	return target, nil
+}
+
+// lstatName finds name in the listing of its folder (reached through any
+// links) and returns its facts and remote path.
+func (s *FS) lstatName(name string) (*fileInfo, string, error) {
+	if name == "." {
+		return s.follow(s.root, name)
+	}
+	pinfo, parent, err := s.follow(s.remote(path.Dir(name)), path.Dir(name))
+	if err != nil {
+		return nil, "", err
+	}
+	if !pinfo.IsDir() {
+		return nil, "", errNotDir
+	}
+	rpath := path.Join(parent, path.Base(name))
+	fi, err := s.fromParent(rpath, name)
+	return fi, rpath, err
 }

@@ -90,6 +90,11 @@ func TestFSScriptedLIST(t *testing.T) {
 		},
 		// Stat("dir/nothing"): not in the listing.
 		listing("LIST /dir", listDir),
+		// Lstat("dir/link"), ReadLink("dir/link"), ReadLink("dir/a b.txt"):
+		// the folder from LIST /, the name from LIST /dir.
+		listing("LIST /", listRoot), listing("LIST /dir", listDir),
+		listing("LIST /", listRoot), listing("LIST /dir", listDir),
+		listing("LIST /", listRoot), listing("LIST /dir", listDir),
 		[]ftptest.Step{ftptest.Expect("QUIT"), ftptest.Reply("221 bye")},
 	), ftptest.WithoutLog())
 	p := newPool(t, srv.Addr, "", "", 1)
@@ -161,6 +166,16 @@ func TestFSScriptedLIST(t *testing.T) {
 
 	if _, err := fsys.Stat("dir/nothing"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat of a name the listing lacks: %v", err)
+	}
+
+	if fi, err := fsys.Lstat("dir/link"); err != nil || fi.Mode() != fs.ModeSymlink|0o777 || fi.Size() != 7 || fi.Name() != "link" {
+		t.Errorf("Lstat(dir/link) = %v, %v; want the link itself", fi, err)
+	}
+	if target, err := fsys.ReadLink("dir/link"); target != "a b.txt" || err != nil {
+		t.Errorf("ReadLink(dir/link) = %q, %v", target, err)
+	}
+	if _, err := fsys.ReadLink("dir/a b.txt"); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("ReadLink of a file: %v; want fs.ErrInvalid", err)
 	}
 }
 
