@@ -2,10 +2,10 @@
 // over the sessions of a pool: fs.WalkDir, http.FileServerFS and fstest work on it.
 //
 // An [FS] implements fs.FS, fs.StatFS, fs.ReadDirFS, fs.ReadFileFS,
-// fs.SubFS and fs.ReadLinkFS. Names are the slash-separated paths fs.ValidPath accepts,
-// relative to the FS's root, a remote folder chosen at [New]; each becomes
-// the absolute remote path root/name, so names with spaces or any UTF-8 go
-// to the server as they are.
+// fs.SubFS and fs.ReadLinkFS. Names are the slash-separated paths
+// fs.ValidPath accepts, relative to the FS's root, a remote folder chosen at
+// [New]; each becomes the absolute remote path root/name, so names with
+// spaces or any UTF-8 go to the server as they are.
 //
 // # What each call sends
 //
@@ -49,8 +49,8 @@
 // A symbolic link that the listing shows as one (LIST "l" lines with their
 // "-> target", MLSD type=OS.unix=slink:target or type=OS.unix=symlink)
 // appears in ReadDir with fs.ModeSymlink, and its DirEntry.Info and Lstat
-// describe the link itself; ReadLink gives its target. Stat and Open follow it, as os.DirFS does, up to 8 links
-// in a row: the target is resolved relative to the link's folder (an
+// describe the link itself; ReadLink gives its target. Stat and Open
+// follow it, as os.DirFS does, up to 8 links in a row: the target is resolved relative to the link's folder (an
 // absolute target is a path on the server) and stated like any name; when
 // the listing gives no target (proftpd's MLSD), LIST of the parent is asked
 // for it. When the target cannot be stated (outside the server's chroot, or
