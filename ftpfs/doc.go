@@ -49,15 +49,15 @@
 // A symbolic link that the listing shows as one (LIST "l" lines with their
 // "-> target", MLSD type=OS.unix=slink:target or type=OS.unix=symlink)
 // appears in ReadDir with fs.ModeSymlink, and its DirEntry.Info and Lstat
-// describe the link itself; ReadLink gives its target. Stat and Open
-// follow it, as os.DirFS does, up to 8 links in a row: the target is resolved relative to the link's folder (an
-// absolute target is a path on the server) and stated like any name; when
-// the listing gives no target (proftpd's MLSD), LIST of the parent is asked
-// for it. When the target cannot be stated (outside the server's chroot, or
-// missing), the server is asked to follow the link itself: SIZE succeeds
-// for a file, CWD into it (and back) for a folder; otherwise the link leads
-// nowhere (fs.ErrNotExist). Reads and listings of a link go to the resolved
-// path.
+// describe the link itself; ReadLink gives its target. Stat and Open follow
+// it, as os.DirFS does, up to 8 links in a row: the target is resolved
+// relative to the link's folder (an absolute target is a path on the server)
+// and stated like any name; when the listing gives no target (proftpd's
+// MLSD), LIST of the parent is asked for it. When the target cannot be
+// stated (outside the server's chroot, or missing), the server is asked to
+// follow the link itself: SIZE succeeds for a file, CWD into it (and back)
+// for a folder; otherwise the link leads nowhere (fs.ErrNotExist). Reads and
+// listings of a link go to the resolved path.
 //
 // Servers differ (docs/fs.md has the table): vsftpd, pure-ftpd and proftpd
 // list links as links; proftpd answers MLST of a link with the target's
