@@ -438,8 +438,21 @@ func (c *Client) ListRaw(ctx context.Context, verb, path string) ([]byte, error)
 
 // List lists a directory ("" = the current one) as parsed entries. It uses
 // MLSD when FEAT announces MLST, LIST otherwise. Lines no parser understands are
-// reported in the returned listing.Result's Bad field, never dropped.
+// reported in the returned listing.Result's Bad field, never dropped. The
+// folder itself and its parent ("." and ".." lines, MLSD cdir and pdir) are not
+// entries of the folder and are left out; ListAll keeps them, and ListRaw
+// gives the body as sent.
 func (c *Client) List(ctx context.Context, path string) (listing.Result, error) {
+	res, err := c.ListAll(ctx, path)
+	if err != nil {
+		return listing.Result{}, err
+	}
+	return res.WithoutSelfAndParent(), nil
+}
+
+// ListAll is List with every entry the server sent, "." and ".." (LIST) or
+// cdir and pdir (MLSD) included.
+func (c *Client) ListAll(ctx context.Context, path string) (listing.Result, error) {
 	f, err := c.Feat(ctx)
 	if err != nil {
 		return listing.Result{}, err
@@ -449,16 +462,7 @@ func (c *Client) List(ctx context.Context, path string) (listing.Result, error) 
 		if err != nil {
 			return listing.Result{}, err
 		}
-		res := listing.ParseMLSD(body)
-		// Drop "." and ".." as LIST users expect.
-		kept := res.Entries[:0]
-		for _, e := range res.Entries {
-			if !e.IsSelfOrParent() {
-				kept = append(kept, e)
-			}
-		}
-		res.Entries = kept
-		return res, nil
+		return listing.ParseMLSD(body), nil
 	}
 	body, err := c.ListRaw(ctx, "LIST", path)
 	if err != nil {

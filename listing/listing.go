@@ -150,6 +150,34 @@ type Result struct {
 	Bad []LineError
 }
 
+// WithoutSelfAndParent returns r without the entries that name the listed
+// folder itself or its parent (see Entry.IsSelfOrParent): the "." and ".."
+// lines of "ls -la" style listings and MLSD's cdir and pdir facts. They are
+// not entries of the folder, so a walk that followed them would loop. The
+// parsers keep them, for whoever wants the listing as sent; r is not changed.
+func (r Result) WithoutSelfAndParent() Result {
+	var kept []Entry
+	for i, e := range r.Entries {
+		if !e.IsSelfOrParent() {
+			if kept != nil {
+				kept = append(kept, e)
+			}
+			continue
+		}
+		if kept == nil {
+			kept = make([]Entry, i, len(r.Entries))
+			copy(kept, r.Entries[:i])
+		}
+	}
+	if kept == nil {
+		return r // nothing to drop: share the slice, as the parsers do
+	}
+	if len(kept) == 0 {
+		kept = nil
+	}
+	return Result{Entries: kept, Bad: r.Bad}
+}
+
 // LineError describes a line of a listing body that could not be parsed.
 type LineError struct {
 	Line int    // 1-based line number in the body
@@ -215,6 +243,7 @@ func ParseMLSx(line string) (Entry, error) {
 // with CRLF or LF line ends. The format is detected line by line, so mixed
 // bodies work. Lines that carry no entry are skipped; every other line that
 // cannot be parsed is reported in Result.Bad with its 1-based line number.
+// "." and ".." lines are kept (Result.WithoutSelfAndParent drops them).
 // See ParseLine for now.
 func Parse(body []byte, now time.Time) Result {
 	if now.IsZero() {
@@ -225,7 +254,8 @@ func Parse(body []byte, now time.Time) Result {
 
 // ParseMLSD parses a whole MLSD body: every line is an MLSx line (see
 // ParseMLSx). The cdir and pdir entries are kept, with Type Dir and
-// Facts["type"] telling which; Entry.IsSelfOrParent picks them out.
+// Facts["type"] telling which; Entry.IsSelfOrParent picks them out and
+// Result.WithoutSelfAndParent drops them.
 func ParseMLSD(body []byte) Result {
 	return parseBody(body, parseMLSxLine)
 }

@@ -12,7 +12,7 @@
 // fresh login the next time its slot is used. What happens to the operation
 // that saw it die depends on the operation:
 //
-//   - Idempotent ones (List, ListRaw, NameList, Size, ModTime, Stat, Retr) run
+//   - Idempotent ones (List, ListAll, ListRaw, NameList, Size, ModTime, Stat, Retr) run
 //     again, up to Options.Retries times, after a backoff. Retr resumes with
 //     REST from the bytes that already reached the caller's writer (the pool
 //     counts them), so nothing is written twice.
@@ -478,9 +478,15 @@ func (p *Pool) Feat(ctx context.Context) (handlers.Features, error) {
 }
 
 // List lists a directory as parsed entries (MLSD or LIST, as client.List
-// chooses). Retried.
+// chooses), without "." and "..". Retried.
 func (p *Pool) List(ctx context.Context, path string) (listing.Result, error) {
 	return idem(p, ctx, "LIST", path, func(ctx context.Context, c *client.Client) (listing.Result, error) { return c.List(ctx, path) })
+}
+
+// ListAll is List with the folder's own and its parent's entries kept (see
+// client.Client.ListAll). Retried.
+func (p *Pool) ListAll(ctx context.Context, path string) (listing.Result, error) {
+	return idem(p, ctx, "LIST", path, func(ctx context.Context, c *client.Client) (listing.Result, error) { return c.ListAll(ctx, path) })
 }
 
 // ListRaw runs LIST, NLST or MLSD and returns the body. Retried.

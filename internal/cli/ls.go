@@ -21,6 +21,8 @@ comes from MLSD when the server announces MLST in FEAT, from LIST otherwise,
 and is parsed into type, size, time and name. Names are printed as the server
 sent them; control characters are shown as \xHH so that a hostile name cannot
 drive your terminal. Lines that no parser understands are reported on stderr.
+The folder's own "." and ".." lines (MLSD cdir and pdir) are not entries and
+are left out, except with --raw, which shows every line as the server sent it.
 
 Examples:
   asyncftp ls ftp://ftp.example.org/pub/
@@ -37,7 +39,7 @@ func lsFlags(f *pflag.FlagSet) runFunc {
 	o := &common{}
 	o.register(f)
 	var raw bool
-	f.BoolVar(&raw, "raw", false, "print the listing lines as the server sent them (escaped), not parsed")
+	f.BoolVar(&raw, "raw", false, "print the listing lines as the server sent them (escaped), not parsed, \".\" and \"..\" included")
 	return func(ctx context.Context, e *Env, pos []string) error { return runLs(ctx, e, o, raw, pos) }
 }
 
@@ -52,7 +54,13 @@ func runLs(ctx context.Context, e *Env, o *common, raw bool, pos []string) error
 	}
 	defer c.quit(ctx)
 
-	res, err := c.List(ctx, t.Path)
+	// The folder's own "." and ".." (MLSD cdir, pdir) are not its entries;
+	// --raw shows the listing as sent, so it keeps them.
+	list := c.List
+	if raw {
+		list = c.ListAll
+	}
+	res, err := list(ctx, t.Path)
 	if err != nil {
 		return failure(fmt.Errorf("list %s: %w", t, err))
 	}

@@ -255,3 +255,37 @@ func TestGoftpActiveMode(t *testing.T) {
 		t.Errorf("PORT RETR under explicit FTPS (plain data): %q", got)
 	}
 }
+
+// TestLinksShowTheirTargets: a link to a file lists and MLSTs with the
+// file's facts (goftp alone would give the link's length as a file), a
+// folder reached through a link lists its content, and a dangling link keeps
+// its own facts.
+func TestLinksShowTheirTargets(t *testing.T) {
+	root := t.TempDir()
+	if _, err := GenerateTree(root); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"to-hello": "pub/hello.txt", "to-nested": "pub/nested", "dangling": "nowhere"} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := startServer(t, Options{Root: root})
+	c := dialRaw(t, s.Addr, nil)
+	c.login("anonymous", "guest@")
+	mlsd, code, _ := c.list("MLSD", "/")
+	for _, want := range []string{"Type=file;Modify=20240102030405;Size=45; to-hello\n", "Type=dir;Modify=20240102030405;Size=", "; to-nested\n", "Size=7; dangling\n"} {
+		if code != 226 || !strings.Contains(mlsd, want) {
+			t.Errorf("MLSD / (%d) lacks %q:\n%s", code, want, mlsd)
+		}
+	}
+	if got := rawReply(t, c, "MLST /to-hello"); !strings.Contains(got, " Type=file;Modify=20240102030405;Size=45; to-hello\r\n") {
+		t.Errorf("MLST of a link: %q", got)
+	}
+	if list, code, _ := c.list("LIST", "/to-nested"); code != 226 || !regexp.MustCompile(`(?m)^drwx.* deeper\r$`).MatchString(list) {
+		t.Errorf("LIST through a link (%d): %q", code, list)
+	}
+	if data, code, _ := c.retr("/to-hello", 0); code != 226 || string(data) != "Hello from the asyncftp embedded FTP server.\n" {
+		t.Errorf("RETR of a link: %d %q", code, data)
+	}
+}

@@ -86,6 +86,11 @@
 //     no "." or "..". Options such as "-la" are skipped. LIST of a file
 //     lists that file; a missing path gives "550 lstat <server path>: no
 //     such file or directory", which shows the server's real path.
+//   - Symbolic links: goftp's file driver describes a link by lstat, which
+//     its listings and MLST show as a plain file of the link's length while
+//     RETR reads the target. This package's driver shows what a link points
+//     to instead (a dangling one keeps its own facts), and lists a folder
+//     reached through a link (goftp's walk lists nothing there).
 //   - NLST: names only, CRLF. MLSD: "Type=file;Modify=YYYYMMDDhhmmss;
 //     Size=N; name\n" with LF only and no cdir/pdir entries.
 //   - Listings and RETR answer "150 ..." then "226 Closing data connection,

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -20,10 +22,11 @@ import (
 var errReadOnly = errors.New("permission denied: read-only account")
 
 // fsDriver wraps goftp's file driver (driver/file) to add write permission
-// checks and UTC modification times, and to observe when an upload reads
-// its data connection.
+// checks and UTC modification times, to show what symbolic links point to,
+// and to observe when an upload reads its data connection.
 type fsDriver struct {
 	inner server.Driver
+	root  string // the absolute folder served
 	srv   *Server
 }
 
@@ -48,18 +51,52 @@ func (d *fsDriver) checkWrite(ctx *server.Context) error {
 
 // Stat implements server.Driver. Times are reported in UTC: goftp formats
 // MDTM and MLSD "Modify" facts from ModTime without converting, and RFC 3659
-// wants UTC.
+// wants UTC. A symbolic link is described by what it points to: goftp
+// would give the link's own lstat facts, which its listings show as a plain
+// file of the link's length while RETR reads the target.
 func (d *fsDriver) Stat(ctx *server.Context, p string) (os.FileInfo, error) {
 	fi, err := d.inner.Stat(ctx, p)
 	if err != nil {
 		return nil, err
 	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		if t, err := os.Stat(d.real(p)); err == nil {
+			fi = t // a dangling link keeps its own facts
+		}
+	}
 	return utcInfo{fi}, nil
 }
 
-// ListDir implements server.Driver (UTC times, as Stat).
+// ListDir implements server.Driver: the folder's entries in name order,
+// links described by what they point to and times in UTC, as Stat. goftp's
+// own ListDir walks with lstat and lists nothing in a folder reached
+// through a link.
 func (d *fsDriver) ListDir(ctx *server.Context, p string, cb func(os.FileInfo) error) error {
-	return d.inner.ListDir(ctx, p, func(fi os.FileInfo) error { return cb(utcInfo{fi}) })
+	dir := d.real(p)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			continue // gone since the folder was read
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			if t, err := os.Stat(filepath.Join(dir, e.Name())); err == nil {
+				fi = t
+			}
+		}
+		if err := cb(utcInfo{fi}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// real maps a server path to the local one, as goftp's file driver does.
+func (d *fsDriver) real(p string) string {
+	return filepath.Join(d.root, filepath.FromSlash(path.Clean("/"+p)))
 }
 
 // DeleteDir implements server.Driver for users with write access.

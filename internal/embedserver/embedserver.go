@@ -163,7 +163,7 @@ func (s *Server) start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedserver: file driver: %w", err)
 	}
-	s.driver = &fsDriver{inner: inner, srv: s}
+	s.driver = &fsDriver{inner: inner, root: inner.(*file.Driver).RootPath, srv: s}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
