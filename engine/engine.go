@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,13 @@ type Options struct {
 	// UploadChunk is the size of one on-loop upload read (default 64 KiB); at most
 	// four chunks wait in a connection's outbound buffer.
 	UploadChunk int
+	// LocalAddrs, if set, are the source addresses sessions connect from, one
+	// after the other: session k's control connection is bound to
+	// LocalAddrs[k mod len], and its data connections to the same address.
+	// One host then opens more connections to one server than one source
+	// address has ports for (on loopback, 127.0.0.2 and 127.0.0.3 beside
+	// 127.0.0.1). Empty: the system picks.
+	LocalAddrs []netip.Addr
 }
 
 // ErrEngineClosed is returned by Open once Close has begun.
@@ -54,6 +62,7 @@ type Engine struct {
 
 	next   atomic.Uint64 // session ids
 	rr     atomic.Uint64 // round robin over loops
+	src    atomic.Uint64 // round robin over LocalAddrs
 	active atomic.Int64  // sessions not yet ended
 }
 
@@ -70,6 +79,11 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.UploadChunk <= 0 {
 		opts.UploadChunk = 64 << 10
+	}
+	for _, a := range opts.LocalAddrs {
+		if !a.IsValid() {
+			return nil, fmt.Errorf("%w: engine: a LocalAddrs entry is not an address", ftp.ErrInvalidArgument)
+		}
 	}
 	e := &Engine{opts: opts, dialers: newDialers()}
 	e.dialCtx, e.cancel = context.WithCancel(context.Background())
@@ -168,7 +182,7 @@ func (e *Engine) open(addr string, cfg *session.Config, obs Observer) (*Conn, er
 	e.mu.Unlock()
 
 	l := e.loops[int(e.rr.Add(1)-1)%len(e.loops)]
-	ct := &ctrl{e: e, loop: l, idx: -1}
+	ct := &ctrl{e: e, loop: l, idx: -1, local: e.localAddr()}
 	ct.conn.ct = ct
 	ct.s = session.New(e.next.Add(1), cfg, ct)
 	if obs == nil {
@@ -217,7 +231,7 @@ func (f loginFunc) LoggedIn(c *Conn, r session.Result) {
 // connection on the session's loop.
 func (e *Engine) dial(ct *ctrl, addr string) {
 	defer e.wg.Done()
-	d := net.Dialer{Timeout: e.opts.ConnectTimeout}
+	d := net.Dialer{Timeout: e.opts.ConnectTimeout, LocalAddr: ct.local}
 	c, err := dialTCP(e.dialCtx, &d, "tcp", addr)
 	if err != nil {
 		e.dialFailed(ct, dialError(addr, err))

@@ -73,6 +73,15 @@ type Options struct {
 	// OnResult, if set, runs for each session as it finishes, on the swarm's
 	// delivery goroutine (never on a loop), one call at a time.
 	OnResult func(Result)
+	// Segment runs one slice of the jobs and of the caps (Concurrency,
+	// Rate), so that N processes given the same jobs and options, each its
+	// own Segment, together do the work of one swarm; see [Segment] for the
+	// rule. The zero value runs every job.
+	Segment Segment
+	// RunID names this particular run (a Kubernetes Job's uid, a timestamp):
+	// it goes into Stats.Run (see [Fingerprint]) so that results of two runs
+	// with the same parameters do not merge.
+	RunID string
 	// NoRaiseLimit keeps RLIMIT_NOFILE as it is. By default Start raises the
 	// soft limit to the hard limit when the swarm may need more descriptors,
 	// and fails with a *rlimit.TooLowError when even the hard limit is short.
@@ -81,7 +90,7 @@ type Options struct {
 
 // Result is the outcome of one session.
 type Result struct {
-	Index int   // the job's index in the slice given to Start
+	Index int   // the job's index in the slice given to Start (the whole run's)
 	Err   error // nil: logged in, ran the script and quit cleanly
 	// Step is where the session ended: -1 during connect or login, i for
 	// Script[i], len(Script) for the final QUIT.
@@ -101,6 +110,8 @@ type Swarm struct {
 	e     *engine.Engine
 	jobs  []Job
 	opts  Options
+	seg   Segment
+	count int // jobs of the segment
 	start time.Time
 
 	sem        chan struct{} // concurrency slots (nil: no cap)
@@ -110,7 +121,7 @@ type Swarm struct {
 	released   atomic.Bool
 
 	mu    sync.Mutex
-	live  []*run // by job index, while the session is open
+	live  []*run // by position in the segment, while the session is open
 	out   []Result
 	kick  chan struct{}
 	held  int
@@ -131,13 +142,26 @@ func Loops(n int) int {
 	return n
 }
 
-// Start launches jobs on e and returns at once. ctx ends the swarm early, like
-// Stop. The engine stays the caller's: close it after Wait.
+// Start launches jobs (those of Options.Segment) on e and returns at once. ctx
+// ends the swarm early, like Stop. The engine stays the caller's: close it
+// after Wait.
 func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Swarm, error) {
-	n := len(jobs)
-	if opts.Hold && opts.Concurrency > 0 && opts.Concurrency < n {
+	if err := opts.Segment.Validate(); err != nil {
+		return nil, err
+	}
+	seg := opts.Segment.norm()
+	n := seg.Share(len(jobs))
+	conc := opts.Concurrency
+	if conc > 0 {
+		conc = seg.Share(opts.Concurrency)
+		if conc == 0 && n > 0 {
+			return nil, fmt.Errorf("%w: swarm: Concurrency %d cannot be split %d ways: segment %s would have jobs but no slot",
+				ftp.ErrInvalidArgument, opts.Concurrency, seg.N, seg)
+		}
+	}
+	if opts.Hold && conc > 0 && conc < n {
 		return nil, fmt.Errorf("%w: swarm: Hold keeps every session open, so Concurrency (%d) must be 0 or at least the number of jobs (%d)",
-			ftp.ErrInvalidArgument, opts.Concurrency, n)
+			ftp.ErrInvalidArgument, opts.Concurrency, len(jobs))
 	}
 	if opts.MaxConnecting <= 0 {
 		opts.MaxConnecting = 128
@@ -148,7 +172,7 @@ func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Sw
 		}
 	}
 	if !opts.NoRaiseLimit {
-		if _, err := rlimit.Ensure(needFDs(jobs, opts)); err != nil {
+		if _, err := rlimit.Ensure(needFDs(jobs, n, conc, opts.MaxConnecting)); err != nil {
 			return nil, err
 		}
 	}
@@ -156,6 +180,8 @@ func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Sw
 		e:          e,
 		jobs:       jobs,
 		opts:       opts,
+		seg:        seg,
+		count:      n,
 		start:      time.Now(),
 		connecting: make(chan struct{}, opts.MaxConnecting),
 		stop:       make(chan struct{}),
@@ -164,15 +190,15 @@ func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Sw
 		heldC:      make(chan struct{}),
 		done:       make(chan struct{}),
 	}
-	if opts.Concurrency > 0 && opts.Concurrency < n {
-		s.sem = make(chan struct{}, opts.Concurrency)
+	if conc > 0 && conc < n {
+		s.sem = make(chan struct{}, conc)
 	}
 	if n == 0 {
 		close(s.heldC)
 	}
 	s.wg.Add(2)
 	go s.launch()
-	go s.deliver()
+	go s.deliver(Fingerprint(opts.RunID, jobs, opts), len(jobs))
 	if ctx.Done() != nil {
 		s.wg.Add(1)
 		go func() {
@@ -191,10 +217,10 @@ func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Sw
 // connection per open session, a data connection per open session whose script
 // moves data, the dials in flight twice (the engine duplicates each one while
 // handing it to a loop), and a margin.
-func needFDs(jobs []Job, opts Options) uint64 {
-	open := len(jobs)
-	if opts.Concurrency > 0 && opts.Concurrency < open {
-		open = opts.Concurrency
+func needFDs(jobs []Job, n, conc, maxConnecting int) uint64 {
+	open := n
+	if conc > 0 && conc < open {
+		open = conc
 	}
 	data := false
 	for _, j := range jobs {
@@ -207,7 +233,7 @@ func needFDs(jobs []Job, opts Options) uint64 {
 			break
 		}
 	}
-	inFlight := opts.MaxConnecting
+	inFlight := maxConnecting
 	if inFlight > open {
 		inFlight = open
 	}
@@ -287,22 +313,24 @@ func (s *Swarm) launch() {
 		every = time.Duration(float64(time.Second) / s.opts.Rate)
 	}
 	t0 := time.Now()
-	for i := range s.jobs {
+	for k := 0; k < s.count; k++ {
+		i := s.seg.I + k*s.seg.N // the job's index in the whole run
 		if !s.acquire(s.sem) {
-			s.skipFrom(i, false)
+			s.skipFrom(k, false)
 			return
 		}
 		if !s.acquire(s.connecting) {
-			s.skipFrom(i, s.sem != nil)
+			s.skipFrom(k, s.sem != nil)
 			return
 		}
 		if every > 0 {
+			// The whole run's timetable, whichever segment this is.
 			if wait := time.Until(t0.Add(time.Duration(i) * every)); wait > time.Millisecond {
 				select {
 				case <-time.After(wait):
 				case <-s.stop:
 					<-s.connecting
-					s.skipFrom(i, s.sem != nil)
+					s.skipFrom(k, s.sem != nil)
 					return
 				}
 			}
@@ -310,7 +338,7 @@ func (s *Swarm) launch() {
 		j := &s.jobs[i]
 		r := &run{sw: s, idx: int32(i), step: -1, t0: time.Now().UnixNano(), slot: s.sem != nil, connecting: true}
 		s.mu.Lock()
-		s.live[i] = r
+		s.live[k] = r
 		s.mu.Unlock()
 		conn, err := s.e.OpenObserved(j.Addr, j.Config, r)
 		if err != nil {
@@ -320,7 +348,7 @@ func (s *Swarm) launch() {
 			continue
 		}
 		s.mu.Lock()
-		if s.live[i] == r {
+		if s.live[k] == r {
 			r.conn = conn
 		}
 		s.mu.Unlock()
@@ -350,11 +378,11 @@ func (s *Swarm) acquire(sem chan struct{}) bool {
 	}
 }
 
-// skipFrom reports every job from i on as never started; slot says that job i
-// holds a concurrency slot.
-func (s *Swarm) skipFrom(i int, slot bool) {
-	for ; i < len(s.jobs); i++ {
-		r := &run{sw: s, idx: int32(i), step: -1, t0: time.Now().UnixNano(), slot: slot, ended: true}
+// skipFrom reports every job of the segment from its k-th on as never started;
+// slot says that the k-th holds a concurrency slot.
+func (s *Swarm) skipFrom(k int, slot bool) {
+	for ; k < s.count; k++ {
+		r := &run{sw: s, idx: int32(s.seg.I + k*s.seg.N), step: -1, t0: time.Now().UnixNano(), slot: slot, ended: true}
 		slot = false
 		s.finish(r, ErrStopped)
 	}
@@ -377,14 +405,14 @@ func (s *Swarm) finish(r *run, err error) {
 		<-s.sem
 	}
 	s.mu.Lock()
-	s.live[r.idx] = nil
+	s.live[s.pos(r.idx)] = nil
 	if r.holding {
 		r.holding = false
 		s.held--
 	}
 	s.ended++
 	s.out = append(s.out, res)
-	if s.held+s.ended == len(s.jobs) {
+	if s.held+s.ended == s.count {
 		s.closeHeld()
 	}
 	s.mu.Unlock()
@@ -393,6 +421,9 @@ func (s *Swarm) finish(r *run, err error) {
 	default:
 	}
 }
+
+// pos returns the position in the segment of the job with index idx.
+func (s *Swarm) pos(idx int32) int { return (int(idx) - s.seg.I) / s.seg.N }
 
 func (s *Swarm) closeHeld() {
 	select {
@@ -403,11 +434,12 @@ func (s *Swarm) closeHeld() {
 }
 
 // deliver hands results to OnResult and folds them into the statistics.
-func (s *Swarm) deliver() {
+func (s *Swarm) deliver(run string, jobs int) {
 	defer s.wg.Done()
-	acc := newAccumulator(len(s.jobs))
+	acc := newAccumulator(s.count)
+	acc.st.Run, acc.st.Segment, acc.st.Jobs = run, s.seg, jobs
 	var batch []Result
-	for acc.n < len(s.jobs) {
+	for acc.n < s.count {
 		<-s.kick
 		s.mu.Lock()
 		batch, s.out = s.out, batch[:0]
@@ -495,7 +527,7 @@ func (r *run) next(c *engine.Conn, s *session.Session) {
 			r.conn = c
 			r.holding = true
 			r.sw.held++
-			if r.sw.held+r.sw.ended == len(r.sw.jobs) {
+			if r.sw.held+r.sw.ended == r.sw.count {
 				r.sw.closeHeld()
 			}
 			r.sw.mu.Unlock()
