@@ -121,6 +121,10 @@ func (l *Latency) merge(o *Latency) {
 // Rate, Hold). Every segment of one run computes the same fingerprint; results
 // of runs that differ in any of these do not merge. Passwords are not hashed.
 func Fingerprint(id string, jobs []Job, opts Options) string {
+	return fingerprint(id, len(jobs), func(i int) Job { return jobs[i] }, opts)
+}
+
+func fingerprint(id string, total int, job func(int) Job, opts Options) string {
 	h := sha256.New()
 	str := func(s string) {
 		var b [8]byte
@@ -135,7 +139,7 @@ func Fingerprint(id string, jobs []Job, opts Options) string {
 	}
 	str("asyncftp swarm run v1")
 	str(id)
-	num(uint64(len(jobs)))
+	num(uint64(total))
 	num(uint64(opts.Concurrency))
 	num(math.Float64bits(opts.Rate))
 	if opts.Hold {
@@ -145,7 +149,8 @@ func Fingerprint(id string, jobs []Job, opts Options) string {
 	}
 	// Jobs usually share a handful of scripts: hash each distinct one once.
 	scripts := map[scriptKey]uint64{}
-	for _, j := range jobs {
+	for i := 0; i < total; i++ {
+		j := job(i)
 		str(j.Addr)
 		if j.Config != nil {
 			str(j.Config.User)

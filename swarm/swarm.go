@@ -14,6 +14,16 @@
 // launcher goroutine opens sessions as the caps allow. One delivery goroutine
 // gathers results and calls [Options.OnResult], in the order sessions finish; it
 // may block without holding up any loop (results queue meanwhile).
+//
+// # Beyond one machine
+//
+// [Stats] keep timings in histograms, in the same memory for ten sessions or ten
+// million. [Options.Segment] runs one of N disjoint slices of a run, so that N
+// processes on N hosts do one run's work between them, and [Merge] adds their
+// Stats (sent as JSON) up into the whole run's, refusing slices that do not
+// belong together. [engine.Options.LocalAddrs] spreads one host's connections
+// over several source addresses. docs/distributed.md shows a run on
+// Kubernetes and from a shell.
 package swarm
 
 import (
@@ -108,7 +118,7 @@ var ErrStopped = fmt.Errorf("%w: swarm stopped", ftp.ErrCanceled)
 // Swarm is a running set of sessions.
 type Swarm struct {
 	e     *engine.Engine
-	jobs  []Job
+	job   func(int) Job
 	opts  Options
 	seg   Segment
 	count int // jobs of the segment
@@ -121,7 +131,7 @@ type Swarm struct {
 	released   atomic.Bool
 
 	mu    sync.Mutex
-	live  []*run // by position in the segment, while the session is open
+	live  map[int32]*run // by job index, while the session is open
 	out   []Result
 	kick  chan struct{}
 	held  int
@@ -146,11 +156,21 @@ func Loops(n int) int {
 // ends the swarm early, like Stop. The engine stays the caller's: close it
 // after Wait.
 func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Swarm, error) {
+	return StartFunc(ctx, e, len(jobs), func(i int) Job { return jobs[i] }, opts)
+}
+
+// StartFunc is Start with the run's jobs given by index instead of as a slice:
+// job(i) for 0 ≤ i < total. A run of many alike sessions then holds no job
+// list, and its memory does not grow with total. job must return the same Job
+// for the same index every time (Start, the fingerprint and the launcher each
+// call it, and so does every segment's process); it runs on the caller's
+// goroutine and on the swarm's launcher, never on a loop.
+func StartFunc(ctx context.Context, e *engine.Engine, total int, job func(i int) Job, opts Options) (*Swarm, error) {
 	if err := opts.Segment.Validate(); err != nil {
 		return nil, err
 	}
 	seg := opts.Segment.norm()
-	n := seg.Share(len(jobs))
+	n := seg.Share(total)
 	conc := opts.Concurrency
 	if conc > 0 {
 		conc = seg.Share(opts.Concurrency)
@@ -161,31 +181,31 @@ func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Sw
 	}
 	if opts.Hold && conc > 0 && conc < n {
 		return nil, fmt.Errorf("%w: swarm: Hold keeps every session open, so Concurrency (%d) must be 0 or at least the number of jobs (%d)",
-			ftp.ErrInvalidArgument, opts.Concurrency, len(jobs))
+			ftp.ErrInvalidArgument, opts.Concurrency, total)
 	}
 	if opts.MaxConnecting <= 0 {
 		opts.MaxConnecting = 128
 	}
-	for i, j := range jobs {
-		if j.Config == nil || j.Addr == "" {
+	for i := 0; i < total; i++ {
+		if j := job(i); j.Config == nil || j.Addr == "" {
 			return nil, fmt.Errorf("%w: swarm: job %d has no address or no Config", ftp.ErrInvalidArgument, i)
 		}
 	}
 	if !opts.NoRaiseLimit {
-		if _, err := rlimit.Ensure(needFDs(jobs, n, conc, opts.MaxConnecting)); err != nil {
+		if _, err := rlimit.Ensure(needFDs(total, job, n, conc, opts.MaxConnecting)); err != nil {
 			return nil, err
 		}
 	}
 	s := &Swarm{
 		e:          e,
-		jobs:       jobs,
+		job:        job,
 		opts:       opts,
 		seg:        seg,
 		count:      n,
 		start:      time.Now(),
 		connecting: make(chan struct{}, opts.MaxConnecting),
 		stop:       make(chan struct{}),
-		live:       make([]*run, n),
+		live:       map[int32]*run{},
 		kick:       make(chan struct{}, 1),
 		heldC:      make(chan struct{}),
 		done:       make(chan struct{}),
@@ -198,7 +218,7 @@ func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Sw
 	}
 	s.wg.Add(2)
 	go s.launch()
-	go s.deliver(Fingerprint(opts.RunID, jobs, opts), len(jobs))
+	go s.deliver(fingerprint(opts.RunID, total, job, opts), total)
 	if ctx.Done() != nil {
 		s.wg.Add(1)
 		go func() {
@@ -217,14 +237,14 @@ func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Sw
 // connection per open session, a data connection per open session whose script
 // moves data, the dials in flight twice (the engine duplicates each one while
 // handing it to a loop), and a margin.
-func needFDs(jobs []Job, n, conc, maxConnecting int) uint64 {
+func needFDs(total int, job func(int) Job, n, conc, maxConnecting int) uint64 {
 	open := n
 	if conc > 0 && conc < open {
 		open = conc
 	}
 	data := false
-	for _, j := range jobs {
-		for _, st := range j.Script {
+	for i := 0; i < total; i++ {
+		for _, st := range job(i).Script {
 			if st.Data != nil {
 				data = true
 			}
@@ -335,10 +355,10 @@ func (s *Swarm) launch() {
 				}
 			}
 		}
-		j := &s.jobs[i]
-		r := &run{sw: s, idx: int32(i), step: -1, t0: time.Now().UnixNano(), slot: s.sem != nil, connecting: true}
+		j := s.job(i)
+		r := &run{sw: s, idx: int32(i), step: -1, script: j.Script, t0: time.Now().UnixNano(), slot: s.sem != nil, connecting: true}
 		s.mu.Lock()
-		s.live[k] = r
+		s.live[r.idx] = r
 		s.mu.Unlock()
 		conn, err := s.e.OpenObserved(j.Addr, j.Config, r)
 		if err != nil {
@@ -348,7 +368,7 @@ func (s *Swarm) launch() {
 			continue
 		}
 		s.mu.Lock()
-		if s.live[k] == r {
+		if s.live[r.idx] == r {
 			r.conn = conn
 		}
 		s.mu.Unlock()
@@ -405,7 +425,7 @@ func (s *Swarm) finish(r *run, err error) {
 		<-s.sem
 	}
 	s.mu.Lock()
-	s.live[s.pos(r.idx)] = nil
+	delete(s.live, r.idx)
 	if r.holding {
 		r.holding = false
 		s.held--
@@ -421,9 +441,6 @@ func (s *Swarm) finish(r *run, err error) {
 	default:
 	}
 }
-
-// pos returns the position in the segment of the job with index idx.
-func (s *Swarm) pos(idx int32) int { return (int(idx) - s.seg.I) / s.seg.N }
 
 func (s *Swarm) closeHeld() {
 	select {
@@ -459,11 +476,12 @@ func (s *Swarm) deliver(run string, jobs int) {
 // fields belong to the session's loop, except conn, holding (guarded by sw.mu),
 // and the fields the launcher sets before Open.
 type run struct {
-	sw    *Swarm
-	conn  *engine.Conn
-	err   error // the first failure of a step, reported in place of QUIT's outcome
-	t0    int64 // unix nanoseconds at Open
-	bytes int64
+	sw     *Swarm
+	conn   *engine.Conn
+	script []Step
+	err    error // the first failure of a step, reported in place of QUIT's outcome
+	t0     int64 // unix nanoseconds at Open
+	bytes  int64
 
 	connected int64 // nanoseconds from t0 to the TCP connection, 0: not yet
 	loggedIn  int64 // nanoseconds from t0 to the login, 0: not yet
@@ -515,7 +533,7 @@ func (r *run) Ended(_ *engine.Conn, err error) {
 
 // next queues the script's next step, or the end of the session.
 func (r *run) next(c *engine.Conn, s *session.Session) {
-	script := r.sw.jobs[r.idx].Script
+	script := r.script
 	if int(r.step) < len(script) {
 		st := &script[r.step]
 		s.Do(&session.Request{Cmd: st.Cmd, Handler: st.Handler, Data: st.Data, Done: r.stepDone(c, s)})
@@ -547,7 +565,7 @@ func (r *run) stepDone(c *engine.Conn, s *session.Session) func(session.Result) 
 		r.bytes += res.Bytes
 		err := res.Err
 		if err == nil {
-			if check := r.sw.jobs[r.idx].Script[r.step].Check; check != nil {
+			if check := r.script[r.step].Check; check != nil {
 				err = check(res)
 			}
 		}
@@ -585,7 +603,7 @@ func (r *run) quitHeld(s *session.Session) {
 // quit sends QUIT; the session closes after the reply, and Ended reports.
 func (r *run) quit(s *session.Session) {
 	if r.err == nil {
-		r.step = int32(len(r.sw.jobs[r.idx].Script))
+		r.step = int32(len(r.script))
 	}
 	s.Do(&session.Request{Cmd: ftp.Cmd("QUIT"), Done: r.quitDone})
 }
