@@ -20,6 +20,7 @@ import (
 
 	"github.com/asyncftp/asyncftp/engine"
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/handlers"
 	"github.com/asyncftp/asyncftp/listing"
 	"github.com/asyncftp/asyncftp/netdriver"
@@ -31,13 +32,17 @@ import (
 type Options struct {
 	// Config holds credentials, TLS mode, timeouts, limits and the transcript.
 	Config session.Config
-	// Engine runs the session. Nil: the client starts a private engine and
-	// stops it on Quit or Close. FTPS sessions (Config.TLS set) run on the
-	// net.Conn driver instead, since gnet has no TLS; Engine is unused then.
+	// Engine runs the session, plain or FTPS. Nil: the client starts a
+	// private engine and stops it on Quit or Close.
 	Engine *engine.Engine
 	// TLS says how an FTPS server is authenticated: system roots and host name
 	// by default, or a CA pool, pinned keys, or (loudly) nothing.
-	TLS netdriver.TLSOptions
+	TLS ftptls.Options
+	// NetDriver runs the session on package netdriver (a goroutine per
+	// connection over net.Conn) instead of the engine; Engine is unused then.
+	// The engine is the better choice almost always; see docs/ftps.md for
+	// what netdriver is kept for.
+	NetDriver bool
 	// ASCII selects TYPE A instead of TYPE I after login.
 	ASCII bool
 	// SkipSize stops Retr from asking SIZE first. With SIZE, a download that
@@ -46,10 +51,14 @@ type Options struct {
 	// OnLoop moves Retr and Stor bytes on the event loop instead of a goroutine of
 	// their own. Only for writers and readers that never block (hashes, memory).
 	OnLoop bool
+	// ConnectTimeout bounds the TCP connect (and an implicit FTPS handshake)
+	// of a session on a private engine or on the net.Conn driver; 0 keeps the
+	// drivers' default (10s). A given Engine keeps its own setting.
+	ConnectTimeout time.Duration
 }
 
 // Runner is what a Client needs from a driver: the gnet engine's *engine.Conn,
-// or another driver of the same session core (*netdriver.Conn, for TLS).
+// or another driver of the same session core (*netdriver.Conn, say).
 type Runner interface {
 	// Do queues req on the session; req.Done runs on the driver's goroutine.
 	Do(req *session.Request)
@@ -74,31 +83,31 @@ type Client struct {
 // Dial connects to addr (host:port), reads the greeting, logs in, and selects
 // the transfer type. It returns when the session is ready or has failed.
 //
-// With Config.TLS set the session runs on the net.Conn driver (package
-// netdriver): TLS from the first byte (TLSImplicit) or AUTH TLS after the
-// greeting (TLSExplicit), then PBSZ 0 and PROT P (PROT C with ClearData). A
-// server that refuses any of them fails the Dial with an error wrapping
-// ftp.ErrUnsupported; nothing goes on in clear text.
+// With Config.TLS set the session speaks FTPS: TLS from the first byte
+// (TLSImplicit) or AUTH TLS after the greeting (TLSExplicit), then PBSZ 0 and
+// PROT P (PROT C with ClearData), all on the engine's event loop. A server that
+// refuses any of them fails the Dial with an error wrapping ftp.ErrUnsupported;
+// nothing goes on in clear text.
 func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	if o.Config.TLS != session.TLSNone {
+	if o.NetDriver {
 		return dialNet(ctx, addr, o)
 	}
 	e := o.Engine
 	var own *engine.Engine
 	if e == nil {
 		var err error
-		if own, err = engine.New(engine.Options{Loops: 1}); err != nil {
+		if own, err = engine.New(engine.Options{Loops: 1, ConnectTimeout: o.ConnectTimeout}); err != nil {
 			return nil, err
 		}
 		e = own
 	}
 	cfg := o.Config
 	login := make(chan session.Result, 1)
-	conn, err := e.Open(addr, &cfg, func(_ *engine.Conn, r session.Result) { login <- r })
+	conn, err := e.OpenWith(addr, &cfg, engine.OpenOptions{TLS: &o.TLS, Observer: loginObserver(login)})
 	if err != nil {
 		if own != nil {
 			own.Close()
@@ -112,10 +121,19 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	return c.start(ctx, login)
 }
 
-// dialNet runs the session on the net.Conn driver, which does TLS.
+// loginObserver hands the login's result to Dial.
+type loginObserver chan session.Result
+
+func (loginObserver) Connected(*engine.Conn)    {}
+func (loginObserver) Ended(*engine.Conn, error) {}
+func (l loginObserver) LoggedIn(_ *engine.Conn, r session.Result) {
+	l <- r
+}
+
+// dialNet runs the session on the net.Conn driver.
 func dialNet(ctx context.Context, addr string, o Options) (*Client, error) {
 	cfg := o.Config
-	conn, login, err := netdriver.Open(addr, &cfg, netdriver.Options{TLS: o.TLS})
+	conn, login, err := netdriver.Open(addr, &cfg, netdriver.Options{TLS: o.TLS, ConnectTimeout: o.ConnectTimeout})
 	if err != nil {
 		return nil, err
 	}

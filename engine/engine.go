@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/session"
 )
 
@@ -32,6 +34,17 @@ type Options struct {
 	// UploadChunk is the size of one on-loop upload read (default 64 KiB); at most
 	// four chunks wait in a connection's outbound buffer.
 	UploadChunk int
+	// TLS says how FTPS servers are authenticated for sessions opened with
+	// Open and OpenObserved (OpenWith takes its own); see package ftptls.
+	TLS ftptls.Options
+	// Handshakers bounds the goroutines that run TLS handshakes (default
+	// 8 per CPU; see handshakers). A handshake waits on the network for most
+	// of its time, so the bound is a multiple of the cores, not the cores.
+	Handshakers int
+	// HandshakeTimeout bounds a control connection's TLS handshake, from the
+	// moment it is queued (default ConnectTimeout). A data connection's
+	// handshake is bounded by the session's data timeouts instead.
+	HandshakeTimeout time.Duration
 	// LocalAddrs, if set, are the source addresses sessions connect from, one
 	// after the other: session k's control connection is bound to
 	// LocalAddrs[k mod len], and its data connections to the same address.
@@ -58,7 +71,8 @@ type Engine struct {
 	wg       sync.WaitGroup // dialling and off-loop goroutines
 	dialCtx  context.Context
 	cancel   context.CancelFunc
-	dialers  *dialers // goroutines that run the blocking dials
+	dialers  *dialers     // goroutines that run the blocking dials
+	hs       *handshakers // goroutines that run TLS handshakes
 
 	next   atomic.Uint64 // session ids
 	rr     atomic.Uint64 // round robin over loops
@@ -80,12 +94,18 @@ func New(opts Options) (*Engine, error) {
 	if opts.UploadChunk <= 0 {
 		opts.UploadChunk = 64 << 10
 	}
+	if opts.Handshakers <= 0 {
+		opts.Handshakers = 8 * runtime.GOMAXPROCS(0)
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = opts.ConnectTimeout
+	}
 	for _, a := range opts.LocalAddrs {
 		if !a.IsValid() {
 			return nil, fmt.Errorf("%w: engine: a LocalAddrs entry is not an address", ftp.ErrInvalidArgument)
 		}
 	}
-	e := &Engine{opts: opts, dialers: newDialers()}
+	e := &Engine{opts: opts, dialers: newDialers(), hs: newHandshakers(opts.Handshakers)}
 	e.dialCtx, e.cancel = context.WithCancel(context.Background())
 	e.h = &handler{e: e, anchored: make(chan *loop, opts.Loops)}
 	// One gnet client of one loop per engine loop: Client.EnrollContext then
@@ -157,21 +177,44 @@ func (e *Engine) Active() int { return int(e.active.Load()) }
 // Open starts a session to addr (host:port) and returns at once. The session
 // dials off the loop, enrols on a loop, reads the greeting and logs in; onLogin
 // (optional) runs on that loop with the login's result. Work queued with
-// Conn.Do before the login finishes waits for it. The engine has no TLS: a
-// Config with TLSImplicit is refused (ftp.ErrUnsupported), and one with
-// TLSExplicit fails after AUTH TLS, before USER; use package netdriver.
+// Conn.Do before the login finishes waits for it.
+//
+// FTPS (cfg.TLS set) runs on the same loop: implicit TLS from the first byte,
+// or AUTH TLS after the greeting, then PBSZ 0 and PROT P; the server is
+// authenticated as Options.TLS says. The handshakes run on the engine's
+// handshake workers; after them no goroutine of the session remains.
 func (e *Engine) Open(addr string, cfg *session.Config, onLogin func(*Conn, session.Result)) (*Conn, error) {
-	return e.open(addr, cfg, loginFunc(onLogin))
+	return e.open(addr, cfg, &e.opts.TLS, loginFunc(onLogin))
 }
 
-func (e *Engine) open(addr string, cfg *session.Config, obs Observer) (*Conn, error) {
+// OpenOptions are what OpenWith takes beyond the session's Config.
+type OpenOptions struct {
+	// TLS says how an FTPS server is authenticated (nil: the engine's
+	// Options.TLS).
+	TLS *ftptls.Options
+	// Observer hears how the session progresses (nil: nothing).
+	Observer Observer
+}
+
+// OpenWith is Open with per-session TLS options and an Observer.
+func (e *Engine) OpenWith(addr string, cfg *session.Config, o OpenOptions) (*Conn, error) {
+	t := o.TLS
+	if t == nil {
+		t = &e.opts.TLS
+	}
+	return e.open(addr, cfg, t, o.Observer)
+}
+
+func (e *Engine) open(addr string, cfg *session.Config, to *ftptls.Options, obs Observer) (*Conn, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.TLS == session.TLSImplicit {
-		// gnet has no TLS: the session would greet and log in in clear text.
-		// (Explicit TLS fails safely: StartTLS answers ErrUnsupported.)
-		return nil, fmt.Errorf("%w: implicit TLS needs the net.Conn driver (package netdriver)", ftp.ErrUnsupported)
+	var st *ftptls.Setup
+	if cfg.TLS != session.TLSNone {
+		var err error
+		if st, err = to.Setup(addr); err != nil {
+			return nil, err
+		}
 	}
 	e.mu.Lock()
 	if e.stopping {
@@ -182,7 +225,7 @@ func (e *Engine) open(addr string, cfg *session.Config, obs Observer) (*Conn, er
 	e.mu.Unlock()
 
 	l := e.loops[int(e.rr.Add(1)-1)%len(e.loops)]
-	ct := &ctrl{e: e, loop: l, idx: -1, local: e.localAddr()}
+	ct := &ctrl{e: e, loop: l, idx: -1, tlsSetup: st, addr: addr, implicit: cfg.TLS == session.TLSImplicit, local: e.localAddr()}
 	ct.conn.ct = ct
 	ct.s = session.New(e.next.Add(1), cfg, ct)
 	if obs == nil {
@@ -213,7 +256,7 @@ type Observer interface {
 // per session (a swarm's record of it, say) instead of a closure, and a
 // notice when the TCP connection is up. obs may be nil.
 func (e *Engine) OpenObserved(addr string, cfg *session.Config, obs Observer) (*Conn, error) {
-	return e.open(addr, cfg, obs)
+	return e.open(addr, cfg, &e.opts.TLS, obs)
 }
 
 // loginFunc adapts Open's callback to an Observer.
@@ -271,7 +314,8 @@ func (e *Engine) Close() error {
 	e.mu.Unlock()
 
 	e.cancel()
-	e.wg.Wait() // dials finish (aborted) or are enrolled; the loops still run
+	e.hs.cancelAll(ErrEngineClosed) // handshakes end; their results still reach the loops
+	e.wg.Wait()                     // dials finish (aborted) or are enrolled; the loops still run
 
 	for _, l := range e.loops {
 		done := make(chan struct{})

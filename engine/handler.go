@@ -46,7 +46,11 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	case *ctrl:
 		buf, _ := c.Next(-1)
 		v.inCallback = true
-		v.s.Receive(buf)
+		if v.tc != nil {
+			v.tlsIn(buf)
+		} else {
+			v.s.Receive(buf)
+		}
 		v.inCallback = false
 		if v.closing {
 			return gnet.Close
@@ -55,6 +59,15 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		buf, _ := c.Next(-1)
 		if v.dropped {
 			return gnet.Close
+		}
+		if v.tc != nil {
+			v.inCallback = true
+			a := v.tlsIn(buf)
+			v.inCallback = false
+			if v.dropped {
+				return gnet.Close
+			}
+			return a
 		}
 		if v.req.Upload {
 			return gnet.None // servers do not talk on an upload connection
@@ -74,7 +87,21 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	case *ctrl:
 		v.closed(err)
 	case *dataConn:
+		if v.tc != nil && !v.secure && !v.dropped {
+			// The handshake is still running or its result is on its way:
+			// the worker reads what was pushed, then the end of stream, and
+			// the result (secured) reports the connection's end.
+			v.tl.fail(io.EOF)
+			v.c = nil
+			return gnet.None
+		}
+		if v.tc != nil && !v.dropped && !v.finished {
+			err = v.closedTLS(err) // before v.c is cleared: it may still hand the session bytes
+		}
 		v.c = nil
+		if v.finished {
+			v.dropped = true // reported when the upload ended
+		}
 		if !v.dropped {
 			v.dropped = true
 			if v.req.Upload && errors.Is(err, io.EOF) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"container/heap"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/internal/idleconn"
 	"github.com/asyncftp/asyncftp/session"
 )
@@ -23,6 +25,7 @@ type loop struct {
 	sessions map[*ctrl]struct{}
 	dl       deadlines
 	scratch  []byte // one upload chunk, shared by the loop's uploads
+	plain    []byte // decrypted TLS bytes, shared by the loop's drains (tlsScratch)
 
 	// gnet drops the tasks still queued when a loop stops (and its stop
 	// overtakes low-priority tasks), so Close halts each loop and waits for
@@ -125,6 +128,15 @@ type ctrl struct {
 	closing    bool
 	ended      bool // OnClose ran, or the session never got a connection
 	mu         sync.Mutex
+
+	// FTPS (tlsconn.go); tlsSetup is nil for plain sessions.
+	addr            string
+	tlsSetup        *ftptls.Setup
+	tl              *link     // the control connection's link, once TLS starts
+	tc              *tls.Conn // its TLS client
+	secure          bool      // the handshake is done: bytes go through tc
+	implicit        bool      // TLS from the first byte
+	implicitPending bool      // implicit TLS: the session is told of the connection after the handshake
 }
 
 func (ct *ctrl) opened(c gnet.Conn) {
@@ -139,6 +151,10 @@ func (ct *ctrl) opened(c gnet.Conn) {
 	if ct.s.Terminal() { // the observer closed it
 		ct.closing = true
 		ct.obs.LoggedIn(&ct.conn, session.Result{Err: ct.s.Err()})
+		return
+	}
+	if ct.implicit {
+		ct.startImplicit()
 		return
 	}
 	ct.s.Connected(c.RemoteAddr().String(), c.LocalAddr().String(), ct.loggedIn)
@@ -168,6 +184,20 @@ func (ct *ctrl) closed(err error) {
 	if ct.idx >= 0 {
 		heap.Remove(&ct.loop.dl, ct.idx)
 	}
+	if ct.tl != nil {
+		ct.tl.fail(ftp.ErrClosed) // a handshake still running ends
+	}
+	if ct.implicitPending {
+		// The connection ended during the implicit handshake: the session
+		// never started, so this is the login's outcome.
+		ct.implicitPending = false
+		cerr := error(&ftp.ClosedError{During: "implicit TLS handshake with " + ct.addr, Err: err})
+		if ct.s.Terminal() {
+			cerr = ct.deadErr()
+		}
+		ct.s.Abort(cerr)
+		ct.obs.LoggedIn(&ct.conn, session.Result{Err: cerr})
+	}
 	ct.s.ControlClosed(err)
 	if d := ct.data; d != nil && d.off == nil {
 		// An off-loop transfer may still complete after a 226 (the session
@@ -180,6 +210,14 @@ func (ct *ctrl) closed(err error) {
 // Write implements session.Driver.
 func (ct *ctrl) Write(p []byte) {
 	if ct.c == nil || ct.closing {
+		return
+	}
+	if ct.tc != nil {
+		// Secured: through TLS. During the handshake the session sends
+		// nothing (it waits for Secured), and nothing may go in clear.
+		if ct.secure {
+			_, _ = ct.tc.Write(p)
+		}
 		return
 	}
 	_, _ = ct.c.Write(p)
@@ -203,6 +241,9 @@ func (ct *ctrl) OpenData(req *session.DataRequest) {
 // engine is already stopping it reports ErrEngineClosed to the session and
 // returns false. An off-loop transfer gets its cancellable context here.
 func (ct *ctrl) beginData(d *dataConn) bool {
+	if old := ct.data; old != nil && old.finished {
+		old.drop() // a TLS upload's socket left for the server to close
+	}
 	ct.data = d
 	ct.e.mu.Lock()
 	if ct.e.stopping {
@@ -226,12 +267,6 @@ func (ct *ctrl) CloseData(req *session.DataRequest) {
 	}
 }
 
-// StartTLS implements session.Driver: gnet has no TLS. FTPS sessions use the
-// net.Conn driver instead.
-func (ct *ctrl) StartTLS() {
-	ct.later(func() { ct.s.Secured(ftp.ErrUnsupported) })
-}
-
 // Close implements session.Driver.
 func (ct *ctrl) Close() {
 	if d := ct.data; d != nil && d.off == nil {
@@ -239,8 +274,12 @@ func (ct *ctrl) Close() {
 	}
 	if ct.c == nil || ct.closing {
 		ct.closing = true
+		if ct.tl != nil {
+			ct.tl.fail(ftp.ErrClosed)
+		}
 		return
 	}
+	ct.closeTLS()
 	ct.closing = true
 	if !ct.inCallback {
 		_ = ct.loop.el.Close(ct.c)
@@ -279,9 +318,18 @@ type dataConn struct {
 
 	dropped    bool // the session no longer wants it
 	inCallback bool
-	eof        bool          // upload source exhausted
-	pumping    bool          // a re-drive is queued
-	wait       time.Duration // pause before the next re-drive of a blocked upload
+	eof        bool // upload source exhausted
+
+	// PROT P on the loop (tlsconn.go).
+	tl       *link
+	tc       *tls.Conn
+	saved    ftptls.Ticket // the ticket the handshake offers, kept in case the network breaks it
+	secure   bool          // handshake done
+	notified bool          // close_notify: sent (upload) or received (download)
+	finished bool          // a TLS upload ended and was reported; the socket lingers
+	tlsErr   error         // what ended a download's TLS stream, for OnClose
+	pumping  bool          // a re-drive is queued
+	wait     time.Duration // pause before the next re-drive of a blocked upload
 }
 
 // dial runs on its own goroutine for an on-loop data connection.
@@ -313,6 +361,9 @@ func (d *dataConn) opened(c gnet.Conn) gnet.Action {
 	if d.dropped {
 		return gnet.Close
 	}
+	if d.req.TLS {
+		return d.startTLS()
+	}
 	if d.req.Upload {
 		return d.pump()
 	}
@@ -324,7 +375,7 @@ func (d *dataConn) opened(c gnet.Conn) gnet.Action {
 // out. gnet offers no "writable" callback, so re-driving is how a 10 GiB upload
 // is sent without ever holding more than a few chunks.
 func (d *dataConn) pump() gnet.Action {
-	if d.dropped || d.c == nil {
+	if d.dropped || d.c == nil || d.finished {
 		return gnet.None
 	}
 	chunk := d.ct.e.opts.UploadChunk
@@ -337,7 +388,7 @@ func (d *dataConn) pump() gnet.Action {
 		n, err := d.req.Source.Read(buf)
 		if n > 0 {
 			wrote = true
-			if _, werr := d.c.Write(buf[:n]); werr != nil {
+			if _, werr := d.write(buf[:n]); werr != nil {
 				return gnet.Close
 			}
 			d.ct.s.DataSent(d.req, n)
@@ -355,7 +406,14 @@ func (d *dataConn) pump() gnet.Action {
 			return gnet.Close
 		}
 	}
+	if d.eof && d.tc != nil && !d.notified {
+		d.notified = true
+		_ = d.tc.CloseWrite() // close_notify follows the last record
+	}
 	if d.eof && d.c.OutboundBuffered() == 0 {
+		if d.tc != nil {
+			return d.finishUpload()
+		}
 		return gnet.Close // all sent: the FIN tells the server the file is complete
 	}
 	if !d.pumping {
@@ -395,12 +453,23 @@ func (d *dataConn) redrive() {
 	}))
 }
 
+// write sends upload bytes, through TLS when the connection has it.
+func (d *dataConn) write(p []byte) (int, error) {
+	if d.tc != nil {
+		return d.tc.Write(p)
+	}
+	return d.c.Write(p)
+}
+
 // drop closes the data connection because the session no longer wants it.
 func (d *dataConn) drop() {
 	if d.dropped {
 		return
 	}
 	d.dropped = true
+	if d.tl != nil {
+		d.tl.fail(ftp.ErrClosed) // a handshake still running ends
+	}
 	if d.act != nil {
 		d.act.close()
 	}
@@ -470,8 +539,20 @@ func (d *dataConn) moveOffLoop(c net.Conn) {
 	case <-started:
 	case <-ctx.Done():
 	}
-	n, err := copyData(c, d.req)
+	var conn net.Conn = c
+	if d.req.TLS {
+		tc, err := d.offLoopTLS(ctx, c)
+		if err != nil || tc == nil {
+			d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, err) })
+			return
+		}
+		conn = tc
+	}
+	n, err := copyData(conn, d.req)
 	d.ct.later(func() { d.ct.s.DataClosed(d.req, n, err) })
+	if err == nil && d.req.Upload && conn != c {
+		lingerOffLoop(conn)
+	}
 }
 
 // copyData moves the bytes of an off-loop transfer with an idle deadline.
@@ -483,6 +564,10 @@ func copyData(c net.Conn, req *session.DataRequest) (int64, error) {
 	dc := &idleconn.Conn{Conn: c, Idle: idle}
 	if req.Upload {
 		n, err := io.Copy(dc, req.Source)
+		if tc, ok := c.(*tls.Conn); ok && err == nil {
+			err = tc.CloseWrite() // close_notify after the last record
+			c = tc.NetConn()
+		}
 		if err == nil {
 			// The FIN tells the server the file is complete. Do not wait for
 			// the server to close its side: goftp, for one, keeps it open,

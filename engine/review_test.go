@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -99,11 +100,11 @@ func TestReviewRunDuringCloseNeverDropped(t *testing.T) {
 	verifyNone(t, base)
 }
 
-// TestReviewImplicitTLSRefused: gnet has no TLS, so a session configured for
-// implicit FTPS (TLS from the first byte) cannot run on the engine. It must
-// be refused, not run in clear text: against a plain server that greets, it
-// used to send USER and PASS unprotected.
-func TestReviewImplicitTLSRefused(t *testing.T) {
+// TestReviewImplicitTLSToPlainServer: a session configured for implicit FTPS
+// (TLS from the first byte) that reaches a plain server must fail its
+// handshake, never run in clear text: before the engine had TLS, it sent USER
+// and PASS unprotected to a plain server that greets.
+func TestReviewImplicitTLSToPlainServer(t *testing.T) {
 	base := goleak.IgnoreCurrent()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -163,8 +164,9 @@ func TestReviewImplicitTLSRefused(t *testing.T) {
 			t.Errorf("the password went out in clear text: %q reached a plain server", "PASS ****")
 		}
 	}
-	if !errors.Is(err, ftp.ErrUnsupported) {
-		t.Errorf("Open with implicit TLS: %v, want an error wrapping ftp.ErrUnsupported", err)
+	var rh tls.RecordHeaderError
+	if !errors.As(err, &rh) {
+		t.Errorf("Open with implicit TLS to a plain server: %v, want a tls.RecordHeaderError (the greeting is not a TLS record)", err)
 	}
 	verifyNone(t, base)
 }

@@ -26,8 +26,7 @@ func (d *dataConn) connect() (net.Conn, error) {
 	}
 	ctx, cancel := context.WithTimeout(ct.ctx, ct.opts.ConnectTimeout)
 	defer cancel()
-	var dl net.Dialer
-	raw, err := dl.DialContext(ctx, req.Network, req.Addr)
+	raw, err := d.ct.opts.dial(ctx, req.Network, req.Addr)
 	if err != nil {
 		return nil, dialError(req.Addr, err)
 	}

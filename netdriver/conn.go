@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/session"
 )
 
@@ -26,6 +27,22 @@ type Options struct {
 	// ID is the session id shown in transcripts; 0 takes the next of a
 	// process-wide counter.
 	ID uint64
+	// Dial, if set, makes the control connection and every passive data
+	// connection instead of net.Dialer: a SOCKS5 or HTTP CONNECT proxy
+	// (golang.org/x/net/proxy's ContextDialer has this shape), an SSH
+	// tunnel, an in-memory pipe. This is what netdriver serves that the
+	// engine cannot: gnet carries only sockets it can poll itself. Active
+	// mode still listens on a local socket.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// dial makes a connection with Options.Dial, or net.Dialer.
+func (o *Options) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if o.Dial != nil {
+		return o.Dial(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }
 
 // ids numbers sessions whose Options.ID is 0.
@@ -52,7 +69,7 @@ func Open(addr string, cfg *session.Config, opts Options) (*Conn, <-chan session
 	}
 	ct := &ctrl{cfg: cfg, opts: opts, addr: addr, login: make(chan session.Result, 1), live: 1}
 	if cfg.TLS != session.TLSNone {
-		st, err := opts.TLS.setup(addr)
+		st, err := opts.TLS.Setup(addr)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -106,7 +123,7 @@ type ctrl struct {
 	cfg    *session.Config
 	opts   Options
 	addr   string
-	tls    *tlsSetup // nil for plain FTP
+	tls    *ftptls.Setup // nil for plain FTP
 	s      *session.Session
 	exec   *executor
 	login  chan session.Result
@@ -151,10 +168,10 @@ func (ct *ctrl) control() {
 				// The session took the 234 to AUTH TLS and dropped whatever
 				// followed it in that read. Nothing else is read in clear: the
 				// handshake reads the socket from here on.
-				tc := tls.Client(raw, ct.tls.cfg)
+				tc := tls.Client(raw, ct.tls.Config)
 				herr := tc.HandshakeContext(ct.ctx)
 				if herr != nil {
-					herr = handshakeError(ct.addr, ct.tls.cfg.ServerName, herr) // Secured says "TLS handshake"
+					herr = ct.tls.HandshakeError(ct.addr, herr) // Secured says "TLS handshake"
 				}
 				ct.exec.call(func() { ct.secured(tc, herr) })
 				if herr != nil {
@@ -175,21 +192,20 @@ func (ct *ctrl) control() {
 func (ct *ctrl) connect() (raw, conn net.Conn, err error) {
 	ctx, cancel := context.WithTimeout(ct.ctx, ct.opts.ConnectTimeout)
 	defer cancel()
-	var d net.Dialer
-	raw, err = d.DialContext(ctx, "tcp", ct.addr)
+	raw, err = ct.opts.dial(ctx, "tcp", ct.addr)
 	if err != nil {
 		return nil, nil, dialError(ct.addr, err)
 	}
 	if ct.cfg.TLS != session.TLSImplicit {
 		return raw, raw, nil
 	}
-	tc := tls.Client(raw, ct.tls.cfg)
+	tc := tls.Client(raw, ct.tls.Config)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("%w: %w", &ftp.TimeoutError{Op: "TLS handshake with " + ct.addr}, err)
 		}
-		return nil, nil, fmt.Errorf("ftp: implicit TLS handshake: %w", handshakeError(ct.addr, ct.tls.cfg.ServerName, err))
+		return nil, nil, fmt.Errorf("ftp: implicit TLS handshake: %w", ct.tls.HandshakeError(ct.addr, err))
 	}
 	return raw, tc, nil
 }
@@ -214,7 +230,14 @@ func (ct *ctrl) connected(raw, conn net.Conn) bool {
 	ct.w = newWriter(conn)
 	ct.live++
 	go ct.w.run(ct.writeFailed, func() { ct.exec.submit(ct.goroutineEnded) })
-	ct.s.Connected(raw.RemoteAddr().String(), raw.LocalAddr().String(), ct.reportLogin)
+	remote := raw.RemoteAddr().String()
+	if ct.opts.Dial != nil {
+		// Through a proxy or tunnel the connection's own peer is the proxy;
+		// the server, whose host passive data connections go to, is the
+		// address the session was opened for.
+		remote = ct.addr
+	}
+	ct.s.Connected(remote, raw.LocalAddr().String(), ct.reportLogin)
 	if tc, ok := conn.(*tls.Conn); ok {
 		ct.noteTLS(tc.ConnectionState())
 	}
@@ -247,8 +270,8 @@ func (ct *ctrl) secured(tc *tls.Conn, err error) {
 }
 
 func (ct *ctrl) noteTLS(cs tls.ConnectionState) {
-	ct.s.Note(ct.tls.describe(cs))
-	ct.s.Note(ct.tls.verify)
+	ct.s.Note(ct.tls.Describe(cs))
+	ct.s.Note(ct.tls.Verify)
 }
 
 func (ct *ctrl) writeFailed(err error) {

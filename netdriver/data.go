@@ -8,10 +8,10 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/internal/idleconn"
 	"github.com/asyncftp/asyncftp/session"
 )
@@ -139,26 +139,15 @@ func (d *dataConn) handshake(raw net.Conn, idle time.Duration) (*tls.Conn, error
 	if ct.tls == nil {
 		return nil, fmt.Errorf("%w: protected data asked of a plain session", ftp.ErrUnsupported)
 	}
-	cfg := ct.tls.cfg
-	var saved *tls.ClientSessionState
-	if cfg.ClientSessionCache != nil && !cfg.SessionTicketsDisabled {
-		saved, _ = cfg.ClientSessionCache.Get(cfg.ServerName)
-	}
-	tc := tls.Client(raw, cfg)
+	saved := ct.tls.Saved()
+	tc := tls.Client(raw, ct.tls.Config)
 	ctx, cancel := context.WithTimeout(ct.ctx, idle)
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
-		transport := transportFailure(err)
-		if saved != nil && transport {
-			// crypto/tls drops the ticket after any failed resumption (RFC
-			// 5077's advice against bad tickets). A broken connection says
-			// nothing about the ticket, and without it every later data
-			// connection would fail on a server that demands reuse.
-			cfg.ClientSessionCache.Put(cfg.ServerName, saved)
-		}
+		ct.tls.Restore(saved, err)
 		switch {
-		case transport && !d.req.Upload && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+		case !d.req.Upload && ftptls.ClosedBeforeHandshake(err):
 			ct.exec.submit(func() { ct.s.Note("data connection closed by the server before its TLS handshake: no data") })
 			return nil, nil
 		case errors.Is(err, io.EOF):
@@ -166,34 +155,11 @@ func (d *dataConn) handshake(raw net.Conn, idle time.Duration) (*tls.Conn, error
 		case ctx.Err() == context.DeadlineExceeded:
 			err = fmt.Errorf("%w: %w", &ftp.TimeoutError{Op: "data TLS handshake"}, err)
 		}
-		return nil, fmt.Errorf("data TLS handshake: %w", handshakeError(d.req.Addr, cfg.ServerName, err))
+		return nil, fmt.Errorf("data TLS handshake: %w", ct.tls.HandshakeError(d.req.Addr, err))
 	}
-	cs := tc.ConnectionState()
-	note := "data connection TLS: full handshake, control session NOT resumed (" + tls.VersionName(cs.Version) + ")"
-	if cs.DidResume {
-		note = "data connection TLS: resumed the control connection's session (" + tls.VersionName(cs.Version) + ")"
-	}
-	if ct.tls.insecure() {
-		note += "; TLS certificate verification DISABLED"
-	}
+	note := ct.tls.DataNote(tc.ConnectionState())
 	ct.exec.submit(func() { ct.s.Note(note) })
 	return tc, nil
-}
-
-// transportFailure tells a handshake that failed because the connection
-// broke (end of stream, reset, deadline, cancel) from one that failed in TLS
-// itself (an alert either way, a certificate refused).
-func transportFailure(err error) bool {
-	var cve *tls.CertificateVerificationError
-	if errors.As(err, &cve) {
-		return false
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		return oe.Op != "remote error" && oe.Op != "local error"
-	}
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // upload copies the source to the server and ends the stream in order
@@ -224,8 +190,8 @@ func (d *dataConn) upload(dc *idleconn.Conn, raw net.Conn) (int64, error) {
 		if tc, ok := dc.Conn.(*tls.Conn); ok {
 			err = tc.CloseWrite()
 		}
-		if tcp, ok := raw.(*net.TCPConn); ok && err == nil {
-			err = tcp.CloseWrite()
+		if err == nil {
+			err = closeWrite(raw)
 		}
 	}
 	if !req.OffLoop {
@@ -294,4 +260,15 @@ func (p *progress) Write(b []byte) (int, error) {
 		p.sent(n)
 	}
 	return n, err
+}
+
+// closeWrite ends the stream we send, keeping the other direction open:
+// half-close where the connection has it (TCP, and most proxy and tunnel
+// connections a Dial option brings), else a full close — the server must
+// see the end of an upload either way.
+func closeWrite(c net.Conn) error {
+	if hc, ok := c.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return c.Close()
 }

@@ -196,7 +196,7 @@ func New(eng *engine.Engine, addr string, cfg session.Config, opts Options) (*Po
 	}
 	p := &Pool{eng: eng, addr: addr, cfg: cfg, opts: opts, done: make(chan struct{})}
 	p.abort, p.stop = context.WithCancel(context.Background())
-	if eng == nil && cfg.TLS == session.TLSNone {
+	if eng == nil && !opts.Client.NetDriver {
 		own, err := engine.New(engine.Options{Loops: 1})
 		if err != nil {
 			return nil, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/asyncftp/asyncftp/internal/benchrun"
 	"github.com/asyncftp/asyncftp/internal/leanserver"
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -45,32 +46,38 @@ Examples:
   asyncftp bench --scenario idle -n 10000          hold 10,000 sessions on one loop
   asyncftp bench --scenario lifecycle --loops 2 -c 1000
   asyncftp bench --json 127.0.0.1:2121`,
-		run: runBench,
+		maxArgs: 1,
+		flags:   benchFlags,
 	})
 }
 
-func runBench(ctx context.Context, e *Env, args []string) error {
-	fs := newFlagSet(commands["bench"])
-	p := benchrun.Params{Scenario: benchrun.Lifecycle, Sessions: 5000, Concurrency: 100, Loops: 1}
-	var (
-		asJSON bool
-		serve  bool
-		big    = int64(1 << 30)
-	)
-	fs.stringVar(&p.Scenario, "scenario", "NAME", "lifecycle, idle or bigretr")
-	fs.intVar(&p.Sessions, "n,sessions", "N", "sessions (lifecycle, idle)")
-	fs.intVar(&p.Concurrency, "c,concurrency", "N", "sessions at once (lifecycle)")
-	fs.intVar(&p.Loops, "loops", "N", "event loops; 0 = one per core")
-	fs.stringVar(&p.User, "user", "NAME", "user name to log in with (default bench)")
-	fs.stringVar(&p.Password, "password", "PW", "password (default bench)")
-	fs.stringVar(&p.Profile, "cpuprofile", "FILE", "write a CPU profile of the run to FILE")
-	fs.boolVar(&asJSON, "json", "print the result as one JSON line")
-	fs.FlagSet.Int64Var(&big, "bigsize", big, "size of big.bin in bytes (own server; checked)")
-	fs.FlagSet.BoolVar(&serve, "serve-lean", false, "internal: run the lean server for a parent bench")
-	pos, err := fs.parse(e, args, 0, 1)
-	if err != nil {
-		return err
-	}
+// benchOptions are the flags of bench.
+type benchOptions struct {
+	p             benchrun.Params
+	asJSON, serve bool
+	big           int64
+}
+
+func benchFlags(f *pflag.FlagSet) runFunc {
+	o := &benchOptions{p: benchrun.Params{Scenario: benchrun.Lifecycle, Sessions: 5000, Concurrency: 100, Loops: 1}, big: 1 << 30}
+	p := &o.p
+	f.StringVar(&p.Scenario, "scenario", p.Scenario, "`NAME`: lifecycle, idle or bigretr")
+	f.IntVarP(&p.Sessions, "sessions", "n", p.Sessions, "sessions (`N`; lifecycle, idle)")
+	f.IntVarP(&p.Concurrency, "concurrency", "c", p.Concurrency, "sessions at once (`N`; lifecycle)")
+	f.IntVar(&p.Loops, "loops", p.Loops, "event loops (`N`); 0 = one per core")
+	f.StringVar(&p.User, "user", "", "user `NAME` to log in with (default bench)")
+	f.StringVar(&p.Password, "password", "", "password (`PW`, default bench)")
+	f.StringVar(&p.Profile, "cpuprofile", "", "write a CPU profile of the run to `FILE`")
+	f.BoolVar(&o.asJSON, "json", false, "print the result as one JSON line")
+	f.Int64Var(&o.big, "bigsize", o.big, "size of big.bin in bytes (own server; checked)")
+	f.BoolVar(&o.serve, "serve-lean", false, "internal: run the lean server for a parent bench")
+	f.MarkHidden("bigsize")
+	f.MarkHidden("serve-lean")
+	return func(ctx context.Context, e *Env, pos []string) error { return runBench(ctx, e, *o, pos) }
+}
+
+func runBench(ctx context.Context, e *Env, o benchOptions, pos []string) error {
+	p, asJSON, serve, big := o.p, o.asJSON, o.serve, o.big
 	if serve {
 		return serveLean(ctx, e, big)
 	}

@@ -1,5 +1,5 @@
 // Package cli is the asyncftp command-line tool: subcommands (ls, get, put, mkdir, rm, mv, mirror, demo, serve,
-// version) over the blocking client and the session pool, with ftp:// URLs, netrc credentials, progress bars, JSON and exit codes.
+// version, completion) on cobra over the blocking client and the session pool, with ftp:// URLs, netrc credentials, progress bars, JSON and exit codes.
 //
 // cmd/asyncftp is a one-line main around [Main]; everything else lives here so that
 // each subcommand sits in a file of its own and the helpers can be unit-tested.
@@ -12,10 +12,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/asyncftp/asyncftp/ftp"
@@ -65,6 +68,20 @@ func Std() *Env {
 	}
 }
 
+// runFunc is a command's body: it runs with the positional arguments once
+// the flags it defined have their values.
+type runFunc func(ctx context.Context, e *Env, args []string) error
+
+// argKind says how a positional argument is completed in a shell.
+type argKind int
+
+const (
+	argNone      argKind = iota // nothing to offer
+	argRemote                   // an ftp:// or ftps:// URL: remote paths are listed
+	argLocalFile                // a local file (the shell's own completion)
+	argLocalDir                 // a local folder
+)
+
 // command is one subcommand.
 type command struct {
 	name    string
@@ -72,7 +89,14 @@ type command struct {
 	summary string // one line for the command list
 	help    string // description and examples, shown by --help
 	hidden  bool   // left out of the command list (still documented at its foot)
-	run     func(ctx context.Context, e *Env, args []string) error
+	// minArgs and maxArgs bound the positional arguments (maxArgs < 0: no limit).
+	minArgs, maxArgs int
+	// complete says how each positional argument is completed; the last kind
+	// repeats for the arguments beyond.
+	complete []argKind
+	// flags defines the command's flags on f and returns the body, which reads
+	// their values: a fresh set of variables for each run of the tool.
+	flags func(f *pflag.FlagSet) runFunc
 }
 
 var commands = map[string]*command{}
@@ -85,33 +109,168 @@ func Main(args []string, e *Env) int {
 		mainHelp(e.Stderr)
 		return ExitUsage
 	}
-	name := args[0]
-	switch name {
-	case "-h", "-help", "--help", "help":
-		if len(args) > 1 {
-			if _, ok := commands[args[1]]; ok {
-				return Main([]string{args[1], "--help"}, e)
-			}
-		}
-		mainHelp(e.Stdout)
-		return ExitOK
+	switch args[0] {
+	case "-help": // Go-flag spelling, still accepted
+		args = append([]string{"--help"}, args[1:]...)
 	case "-version", "--version":
-		name = "version"
+		args = append([]string{"version"}, args[1:]...)
 	}
-	c, ok := commands[name]
-	if !ok {
-		fmt.Fprintf(e.Stderr, "asyncftp: unknown command %q\nRun 'asyncftp --help' for the list of commands.\n", name)
-		return ExitUsage
-	}
+	ran := false
+	root := newRoot(e, &ran)
+	args = singleDashLongFlags(root, args)
+	root.SetArgs(args)
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := c.run(ctx, e, args[1:])
-	return report(e, c, ctx, err)
+	c, err := root.ExecuteContextC(ctx)
+	if err != nil && !ran {
+		// Cobra's own complaints (unknown command or flag, bad arguments) are
+		// usage errors; those of a command's body carry their own code.
+		var ee *exitError
+		if !errors.As(err, &ee) {
+			err = usageErrorf("%v", err)
+		}
+	}
+	name := ""
+	if c != nil && c != root {
+		name = c.Name()
+	}
+	return report(e, name, ctx, err)
+}
+
+// newRoot builds the command tree for one run: the asyncftp root, a cobra
+// command per registered subcommand, and cobra's completion and help
+// commands. ran is set once a command's body starts, which tells its errors
+// from cobra's.
+func newRoot(e *Env, ran *bool) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "asyncftp",
+		Short:         "an FTP client built on the asyncftp engine",
+		SilenceErrors: true, // report prints them, with the exit code
+		SilenceUsage:  true,
+	}
+	root.SetIn(e.Stdin)
+	root.SetOut(e.Stdout)
+	root.SetErr(e.Stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
+	root.Flags().BoolP("help", "h", false, "show this help")
+
+	byCobra := map[*cobra.Command]*command{}
+	root.SetHelpFunc(func(cc *cobra.Command, args []string) {
+		switch c := byCobra[cc]; {
+		case cc == root:
+			mainHelp(cc.OutOrStdout())
+		case c != nil:
+			commandHelp(cc.OutOrStdout(), c, cc.Flags())
+		default: // cobra's completion commands
+			otherHelp(cc.OutOrStdout(), cc)
+		}
+	})
+
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		oi, oj := commandOrder(names[i]), commandOrder(names[j])
+		if oi != oj {
+			return oi < oj
+		}
+		return names[i] < names[j]
+	})
+	for _, n := range names {
+		c := commands[n]
+		cc := &cobra.Command{
+			Use:    strings.TrimSpace(c.name + " [flags] " + c.args),
+			Short:  c.summary,
+			Hidden: c.hidden,
+			Args:   c.checkArgs,
+		}
+		f := cc.Flags()
+		f.SortFlags = false // the help lists them in the order they were defined
+		run := c.flags(f)
+		f.BoolP("help", "h", false, "show this help")
+		cc.RunE = func(cc *cobra.Command, args []string) error {
+			*ran = true
+			return run(cc.Context(), e, args)
+		}
+		cc.ValidArgsFunction = c.completeArgs(e)
+		registerFlagCompletions(cc)
+		byCobra[cc] = c
+		root.AddCommand(cc)
+	}
+
+	// cobra's completion command (bash, zsh, fish, powershell) only prints
+	// its help for a shell it does not know; here that is a usage error.
+	root.InitDefaultCompletionCmd()
+	if comp, _, err := root.Find([]string{"completion"}); err == nil && comp != root {
+		comp.Use = "completion SHELL"
+		comp.Args = cobra.ArbitraryArgs
+		comp.RunE = func(cc *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("name a shell: asyncftp completion bash|zsh|fish|powershell")
+			}
+			return usageErrorf("no completion for the shell %q: bash, zsh, fish or powershell", args[0])
+		}
+	}
+	return root
+}
+
+// checkArgs checks the number of positional arguments.
+func (c *command) checkArgs(_ *cobra.Command, pos []string) error {
+	switch {
+	case len(pos) < c.minArgs:
+		return usageErrorf("missing arguments: usage is asyncftp %s [flags] %s", c.name, c.args)
+	case c.maxArgs >= 0 && len(pos) > c.maxArgs:
+		return usageErrorf("too many arguments (%q): usage is asyncftp %s [flags] %s", pos[c.maxArgs:], c.name, c.args)
+	}
+	return nil
+}
+
+// singleDashLongFlags rewrites -name to --name for the long flags of the
+// command args names, so that the spellings Go's flag package accepted
+// (-json, -timeout 5s) keep working under pflag, where a single dash starts
+// short flags. Values of flags are left alone, and so is everything after "--".
+func singleDashLongFlags(root *cobra.Command, args []string) []string {
+	sub, _, err := root.Find(args)
+	if err != nil || sub == root {
+		return args
+	}
+	i := slices.Index(args, sub.Name())
+	if i < 0 {
+		return args
+	}
+	out := slices.Clone(args)
+	f := sub.Flags()
+	for j := i + 1; j < len(out); j++ {
+		a := out[j]
+		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
+			if a == "--" {
+				break
+			}
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var fl *pflag.Flag
+		switch {
+		case strings.HasPrefix(a, "--"):
+			fl = f.Lookup(name)
+		case len(name) > 1 && f.Lookup(name) != nil:
+			fl = f.Lookup(name)
+			out[j] = "-" + a
+		case len(name) == 1:
+			fl = f.ShorthandLookup(name)
+		}
+		if fl != nil && !hasValue && fl.NoOptDefVal == "" {
+			j++ // the next word is this flag's value
+		}
+	}
+	return out
 }
 
 // report prints err (if any) and turns it into an exit code.
-func report(e *Env, c *command, ctx context.Context, err error) int {
-	if err == nil || errors.Is(err, errHelpShown) {
+func report(e *Env, name string, ctx context.Context, err error) int {
+	if err == nil {
 		return ExitOK
 	}
 	var ee *exitError
@@ -122,11 +281,15 @@ func report(e *Env, c *command, ctx context.Context, err error) int {
 	if ctx.Err() != nil && (errors.Is(err, ftp.ErrCanceled) || errors.Is(err, context.Canceled)) {
 		code = ExitInterrupted
 	}
+	prefix := "asyncftp " + name
+	if name == "" {
+		prefix = "asyncftp"
+	}
 	if ee == nil || !ee.reported {
-		fmt.Fprintf(e.Stderr, "asyncftp %s: %v\n", c.name, err)
+		fmt.Fprintf(e.Stderr, "%s: %v\n", prefix, err)
 	}
 	if code == ExitUsage {
-		fmt.Fprintf(e.Stderr, "Run 'asyncftp %s --help' for usage.\n", c.name)
+		fmt.Fprintf(e.Stderr, "Run '%s --help' for usage.\n", prefix)
 	}
 	return code
 }
@@ -140,9 +303,6 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
-
-// errHelpShown ends a run after --help printed the help.
-var errHelpShown = errors.New("help shown")
 
 func usageErrorf(format string, args ...any) error {
 	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
@@ -200,6 +360,9 @@ Credentials, first found wins:
   4. anonymous
   Passwords are never printed: transcripts show 'PASS ****'.
 
+Shell completion (commands, flags, and remote paths: ftp://HOST/pub/<TAB>):
+  source <(asyncftp completion bash)     also zsh and fish; see 'asyncftp completion --help'
+
 Run 'asyncftp COMMAND --help' for a command's flags and examples.
 
 `)
@@ -208,7 +371,7 @@ Run 'asyncftp COMMAND --help' for a command's flags and examples.
 
 // commandOrder keeps the command list in the order a user meets them.
 func commandOrder(name string) int {
-	order := []string{"demo", "ls", "get", "put", "mkdir", "rm", "mv", "mirror", "bench", "serve", "version"}
+	order := []string{"demo", "ls", "get", "put", "mkdir", "rm", "mv", "mirror", "bench", "swarm", "serve", "version"}
 	for i, n := range order {
 		if n == name {
 			return i
@@ -218,16 +381,88 @@ func commandOrder(name string) int {
 }
 
 // commandHelp prints a command's help: usage line, description, flags, exit codes.
-func commandHelp(w io.Writer, c *command, fs *flagSet) {
+func commandHelp(w io.Writer, c *command, f *pflag.FlagSet) {
 	fmt.Fprintf(w, "Usage: asyncftp %s [flags] %s\n\n", c.name, c.args)
 	fmt.Fprintln(w, strings.TrimSpace(c.help))
-	if fs != nil && len(fs.docs) > 0 {
+	if f != nil && f.HasAvailableFlags() {
 		fmt.Fprintln(w, "\nFlags:")
-		fs.printDefaults(w)
+		fmt.Fprint(w, flagUsages(f))
 	}
-	if fs != nil && fs.Lookup("tls") != nil {
+	if f != nil && f.Lookup("tls") != nil && f.Lookup("ca") != nil {
 		fmt.Fprintln(w, "\n"+credentialsHelp)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, exitCodesHelp)
+}
+
+// otherHelp prints the help of the commands cobra adds (completion and its
+// shells) in the layout of ours.
+func otherHelp(w io.Writer, cc *cobra.Command) {
+	fmt.Fprintf(w, "Usage: %s\n\n", cc.UseLine())
+	text := cc.Long
+	if text == "" {
+		text = cc.Short
+	}
+	fmt.Fprintln(w, strings.TrimSpace(text))
+	if cc.HasAvailableSubCommands() {
+		fmt.Fprintln(w, "\nCommands:")
+		for _, sub := range cc.Commands() {
+			if sub.IsAvailableCommand() {
+				fmt.Fprintf(w, "  %-11s %s\n", sub.Name(), sub.Short)
+			}
+		}
+	}
+	if cc.Flags().HasAvailableFlags() {
+		fmt.Fprintln(w, "\nFlags:")
+		fmt.Fprint(w, flagUsages(cc.Flags()))
+	}
+}
+
+// flagUsages lists f's visible flags in two columns, the names (with the
+// argument pflag takes from the backquoted word of the usage) and the usage
+// wrapped to 80 columns. pflag's own FlagUsages marks every boolean flag
+// "[=true|false]", which says more about pflag than about the flag.
+func flagUsages(f *pflag.FlagSet) string {
+	const col, width = 25, 80
+	var b strings.Builder
+	f.VisitAll(func(fl *pflag.Flag) {
+		if fl.Hidden {
+			return
+		}
+		left := "    --" + fl.Name
+		if fl.Shorthand != "" {
+			left = "-" + fl.Shorthand + ", --" + fl.Name
+		}
+		arg, usage := pflag.UnquoteUsage(fl)
+		if fl.Value.Type() != "bool" && arg != "" {
+			left += " " + arg
+		}
+		words := strings.Fields(usage)
+		switch def := fl.DefValue; {
+		case fl.Value.Type() == "bool", def == "", def == "0", def == "0s", def == "[]":
+		default:
+			words = append(words, "(default "+def+")") // never split
+		}
+		b.WriteString("  " + left)
+		pos := 2 + len(left)
+		if pos >= col-1 {
+			b.WriteString("\n")
+			pos = 0
+		}
+		b.WriteString(strings.Repeat(" ", col-pos))
+		pos = col
+		for i, word := range words {
+			if i > 0 && pos+1+len(word) > width {
+				b.WriteString("\n" + strings.Repeat(" ", col))
+				pos = col
+			} else if i > 0 {
+				b.WriteString(" ")
+				pos++
+			}
+			b.WriteString(word)
+			pos += len(word)
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
 }

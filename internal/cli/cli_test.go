@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/session"
+	"github.com/spf13/pflag"
 )
 
 func TestParseURL(t *testing.T) {
@@ -231,40 +233,114 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+// testCommand registers a command "x" with -o/--output and the given number
+// of arguments for the length of the test; run records what the body saw.
+func testCommand(t *testing.T, min, max int) (out *string, pos *[]string) {
+	t.Helper()
+	out, pos = new(string), new([]string)
+	register(&command{name: "x", args: "A B", summary: "test", minArgs: min, maxArgs: max,
+		flags: func(f *pflag.FlagSet) runFunc {
+			f.StringVarP(out, "output", "o", "", "`FILE`")
+			o := &common{}
+			o.register(f)
+			return func(_ context.Context, _ *Env, args []string) error {
+				*pos = args
+				return nil
+			}
+		}})
+	t.Cleanup(func() { delete(commands, "x") })
+	return out, pos
+}
+
+func testEnv() (*Env, *strings.Builder, *strings.Builder) {
+	var out, errb strings.Builder
+	return &Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}, &out, &errb
+}
+
 func TestFlagsInterleaved(t *testing.T) {
-	c := &command{name: "x", args: "A B"}
-	e := &Env{Stdout: &strings.Builder{}, Stderr: &strings.Builder{}}
+	out, pos := testCommand(t, 2, 2)
 	for _, args := range [][]string{
 		{"-o", "f", "a", "b"},
 		{"a", "-o", "f", "b"},
 		{"a", "b", "--output=f"},
 		{"--output", "f", "--", "a", "b"},
+		{"a", "-of", "b"},
+		{"-output", "f", "a", "b"}, // Go-flag spelling of a long flag
+		{"a", "-output=f", "b"},    // the same with '='
+		{"-o", "-json", "a", "b"},  // a value that looks like a flag stays a value
+		{"a", "--json", "-o", "f", "b", "-v"},
 	} {
-		fs := newFlagSet(c)
-		var out string
-		fs.stringVar(&out, "o,output", "FILE", "")
-		pos, err := fs.parse(e, args, 2, 2)
-		if err != nil || out != "f" || strings.Join(pos, ",") != "a,b" {
-			t.Errorf("parse(%q) = %q, out %q, %v", args, pos, out, err)
+		*out, *pos = "", nil
+		e, _, errb := testEnv()
+		code := Main(append([]string{"x"}, args...), e)
+		want := "f"
+		if args[1] == "-json" {
+			want = "-json"
+		}
+		if code != ExitOK || *out != want || strings.Join(*pos, ",") != "a,b" {
+			t.Errorf("x %q: exit %d, args %q, -o %q; stderr %s", args, code, *pos, *out, errb)
 		}
 	}
-	fs := newFlagSet(c)
-	pos, err := fs.parse(e, []string{"--", "-o", "x"}, 2, 2)
-	if err != nil || strings.Join(pos, ",") != "-o,x" {
-		t.Errorf("after --: %q %v", pos, err)
+	*pos = nil
+	if e, _, _ := testEnv(); Main([]string{"x", "--", "-o", "x"}, e) != ExitOK || strings.Join(*pos, ",") != "-o,x" {
+		t.Errorf("after --: %q", *pos)
 	}
-	var ee *exitError
-	if _, err := newFlagSet(c).parse(e, []string{"a"}, 2, 2); !errors.As(err, &ee) || ee.code != ExitUsage {
-		t.Errorf("too few arguments: %v", err)
+	for _, args := range [][]string{{"a"}, {"a", "b", "c"}, {"--nope", "a", "b"}, {"-z", "a", "b"}, {"--timeout", "soon", "a", "b"}} {
+		e, _, errb := testEnv()
+		if code := Main(append([]string{"x"}, args...), e); code != ExitUsage || !strings.Contains(errb.String(), "Run 'asyncftp x --help' for usage.") {
+			t.Errorf("x %q: exit %d, want %d with a usage hint; stderr %s", args, code, ExitUsage, errb)
+		}
 	}
-	if _, err := newFlagSet(c).parse(e, []string{"a", "b", "c"}, 2, 2); !errors.As(err, &ee) || ee.code != ExitUsage {
-		t.Errorf("too many arguments: %v", err)
+	for _, h := range []string{"-h", "--help", "-help"} {
+		*pos = nil
+		e, stdout, _ := testEnv()
+		if code := Main([]string{"x", "a", h}, e); code != ExitOK || *pos != nil || !strings.HasPrefix(stdout.String(), "Usage: asyncftp x [flags] A B") {
+			t.Errorf("x a %s: exit %d, ran %v, help %q", h, code, *pos != nil, stdout)
+		}
 	}
-	if _, err := newFlagSet(c).parse(e, []string{"--nope"}, 0, 0); !errors.As(err, &ee) || ee.code != ExitUsage {
-		t.Errorf("unknown flag: %v", err)
+}
+
+// TestHelpLayout pins the layout of a command's --help: usage line,
+// description, flags in the order they were defined with their arguments and
+// defaults, the login rules for commands that connect, the exit codes.
+func TestHelpLayout(t *testing.T) {
+	e, stdout, _ := testEnv()
+	if code := Main([]string{"get", "--help"}, e); code != ExitOK {
+		t.Fatalf("get --help: exit %d", code)
 	}
-	if _, err := newFlagSet(c).parse(e, []string{"-h"}, 2, 2); !errors.Is(err, errHelpShown) {
-		t.Errorf("-h: %v", err)
+	h := stdout.String()
+	order := []string{"Usage: asyncftp get [flags] URL...", "Examples:", "Flags:",
+		"-o, --output FILE|DIR", "-c, --continue", "-j, --jobs N", "(default 4)",
+		"-v, --verbose", "--json", "-q, --quiet", "--timeout DURATION", "--keepalive DURATION", "(default 30s)",
+		"-h, --help", "Login:", "Exit codes:", "130  interrupted"}
+	at := 0
+	for _, want := range order {
+		i := strings.Index(h[at:], want)
+		if i < 0 {
+			t.Fatalf("get --help: %q missing or out of order\n%s", want, h)
+		}
+		at += i + len(want)
+	}
+	e, stdout, _ = testEnv()
+	if code := Main([]string{"--help"}, e); code != ExitOK || !strings.Contains(stdout.String(), "completion bash") {
+		t.Errorf("--help: exit %d, no word of completion\n%s", code, stdout)
+	}
+	// Commands without a network say nothing of logins.
+	e, stdout, _ = testEnv()
+	if Main([]string{"version", "--help"}, e); strings.Contains(stdout.String(), "Login:") {
+		t.Errorf("version --help speaks of logins\n%s", stdout)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	e, _, errb := testEnv()
+	if code := Main([]string{"lss"}, e); code != ExitUsage || !strings.Contains(errb.String(), `unknown command "lss"`) ||
+		!strings.Contains(errb.String(), "ls") || !strings.Contains(errb.String(), "asyncftp --help") {
+		t.Errorf("lss: exit %d\n%s", code, errb)
+	}
+	e, stdout, _ := testEnv()
+	if code := Main([]string{"--version"}, e); code != ExitOK || !strings.HasPrefix(stdout.String(), "asyncftp ") {
+		t.Errorf("--version: exit %d %q", code, stdout)
 	}
 }
 
@@ -300,9 +376,9 @@ func TestDataFlags(t *testing.T) {
 	}
 	for _, c := range cases {
 		o := &common{}
-		fs := newFlagSet(&command{name: "x"})
+		fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 		o.register(fs)
-		if _, err := fs.parse(e, c.args, 0, 0); err != nil {
+		if err := fs.Parse(c.args); err != nil {
 			t.Fatalf("%q: %v", c.args, err)
 		}
 		cfg, _, err := o.config(e, target, nil)

@@ -17,6 +17,7 @@ import (
 	"github.com/asyncftp/asyncftp/netdriver"
 	"github.com/asyncftp/asyncftp/session"
 	"github.com/asyncftp/asyncftp/transcript"
+	"github.com/spf13/pflag"
 )
 
 // common holds the flags every network command takes.
@@ -44,25 +45,29 @@ type common struct {
 // connection alive through NAT boxes and servers with short idle timeouts.
 const defaultKeepalive = 30 * time.Second
 
-func (o *common) register(f *flagSet) {
-	f.boolVar(&o.verbose, "v,verbose", "print the live FTP transcript (C:/S: lines) on stderr; passwords masked")
-	f.boolVar(&o.json, "json", "print one JSON object per line on stdout, for scripts")
+// register defines the flags of o on f. A word in backquotes in a usage text
+// is the flag's argument in --help (pflag's convention).
+func (o *common) register(f *pflag.FlagSet) {
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "print the live FTP transcript (C:/S: lines) on stderr; passwords masked")
+	f.BoolVar(&o.json, "json", false, "print one JSON object per line on stdout, for scripts")
 	if o.transfers {
-		f.boolVar(&o.quiet, "q,quiet", "no progress bar and no messages, only errors")
+		f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar and no messages, only errors")
 	}
-	f.boolVar(&o.tls, "tls", "explicit FTPS: AUTH TLS on an ftp:// URL (ftps:// is implicit FTPS)")
-	f.stringVar(&o.ca, "ca", "FILE", "FTPS: trust the PEM certificates in FILE instead of the system roots")
-	f.stringVar(&o.pin, "pin", "SHA256", "FTPS: trust only a server whose public key has this pin (sha256//BASE64 or hex; comma-separated for several)")
-	f.boolVar(&o.insecure, "insecure", "FTPS: do not verify the server's certificate (unsafe; says so on stderr)")
-	f.durationVar(&o.timeout, "timeout", "DURATION", "connect and reply timeout (default 15s to connect, 30s per reply)")
-	f.boolVar(&o.noEPSV, "no-epsv", "use PASV only (some firewalls and old servers mishandle EPSV)")
-	f.boolVar(&o.active, "active", "active mode: the server connects to us for data (EPRT, or PORT); the same as --data-mode active")
-	f.stringVar(&o.dataMode, "data-mode", "MODE", "passive (EPSV/PASV, the default), active (EPRT/PORT) or auto (passive; active once the server refuses EPSV and PASV)")
-	f.stringVar(&o.activePorts, "active-ports", "MIN-MAX", "active mode: listen on a port in this range (a firewall opening)")
-	f.stringVar(&o.activeAddr, "active-addr", "IP", "active mode: advertise this address in EPRT/PORT (a public address behind NAT)")
-	o.keepalive = defaultKeepalive
-	f.durationVar(&o.keepalive, "keepalive", "DURATION", "send NOOP this often on the control connection during long transfers and while pooled sessions wait; 0 turns it off")
+	f.BoolVar(&o.tls, "tls", false, "explicit FTPS: AUTH TLS on an ftp:// URL (ftps:// is implicit FTPS)")
+	f.StringVar(&o.ca, "ca", "", "FTPS: trust the PEM certificates in `FILE` instead of the system roots")
+	f.StringVar(&o.pin, "pin", "", "FTPS: trust only a server whose public key has this pin `SHA256` (sha256//BASE64 or hex; comma-separated for several)")
+	f.BoolVar(&o.insecure, "insecure", false, "FTPS: do not verify the server's certificate (unsafe; says so on stderr)")
+	f.DurationVar(&o.timeout, "timeout", 0, timeoutHelp)
+	f.BoolVar(&o.noEPSV, "no-epsv", false, "use PASV only (some firewalls and old servers mishandle EPSV)")
+	f.BoolVar(&o.active, "active", false, "active mode: the server connects to us for data (EPRT, or PORT); the same as --data-mode active")
+	f.StringVar(&o.dataMode, "data-mode", "", "data `MODE`: passive (EPSV/PASV, the default), active (EPRT/PORT) or auto (passive; active once the server refuses EPSV and PASV)")
+	f.StringVar(&o.activePorts, "active-ports", "", "active mode: listen on a port in the range `MIN-MAX` (a firewall opening)")
+	f.StringVar(&o.activeAddr, "active-addr", "", "active mode: advertise the address `IP` in EPRT/PORT (a public address behind NAT)")
+	f.DurationVar(&o.keepalive, "keepalive", defaultKeepalive, "send NOOP every `DURATION` on the control connection during long transfers and while pooled sessions wait; 0 turns it off")
 }
+
+// timeoutHelp says what --timeout bounds.
+const timeoutHelp = "bound every network wait by `DURATION`: the TCP connect, each reply, a data connection's setup, and a data connection that stops moving bytes (without it: 10s to connect, 15s for the greeting and for a data connection, 30s per reply, 60s without data bytes)"
 
 // dataSettings turns --active, --data-mode, --active-ports and --active-addr
 // into the session's data mode and active-mode options.
@@ -197,9 +202,13 @@ func (o *common) config(e *Env, t *Target, sink transcript.Sink) (session.Config
 		cfg.IdleKeepalive = -1 // the pool's default would turn it on
 	}
 	if o.timeout > 0 {
+		// wget's --timeout: every wait on the network, the data connection
+		// that goes quiet included (the connect is bounded by the driver:
+		// see engine and clientOptions).
 		cfg.Timeouts.Greeting = o.timeout
 		cfg.Timeouts.Reply = o.timeout
 		cfg.Timeouts.DataConnect = o.timeout
+		cfg.Timeouts.DataIdle = o.timeout
 	}
 	if err := cfg.Validate(); err != nil {
 		var ae *ftp.ArgumentError
@@ -209,6 +218,12 @@ func (o *common) config(e *Env, t *Target, sink transcript.Sink) (session.Config
 		return cfg, creds, usageErrorf("credentials: %v", err)
 	}
 	return cfg, creds, nil
+}
+
+// engine starts the event loop a command's sessions share, its TCP connects
+// bounded by --timeout.
+func (o *common) engine() (*engine.Engine, error) {
+	return engine.New(engine.Options{Loops: 1, ConnectTimeout: o.timeout})
 }
 
 // transcriptSink returns the -v sink (nil without -v). withIDs prefixes each
@@ -227,7 +242,7 @@ func (o *common) dial(ctx context.Context, e *Env, t *Target, eng *engine.Engine
 	if err != nil {
 		return nil, err
 	}
-	opts := &client.Options{Config: cfg, Engine: eng}
+	opts := &client.Options{Config: cfg, Engine: eng, ConnectTimeout: o.timeout}
 	if opts.TLS, err = o.clientTLS(e, t); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/asyncftp/asyncftp/internal/embedserver"
 	"github.com/asyncftp/asyncftp/listing"
 	"github.com/asyncftp/asyncftp/session"
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -39,18 +40,14 @@ machine; it takes well under a second.
 Examples:
   asyncftp demo
   go run ./cmd/asyncftp demo`,
-		run: runDemo,
+		flags: func(*pflag.FlagSet) runFunc { return runDemo },
 	})
 }
 
 // demoFile is the file the demo downloads.
 const demoFile = "1MiB.bin"
 
-func runDemo(ctx context.Context, e *Env, args []string) error {
-	fs := newFlagSet(commands["demo"])
-	if _, err := fs.parse(e, args, 0, 0); err != nil {
-		return err
-	}
+func runDemo(ctx context.Context, e *Env, _ []string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	start := time.Now()

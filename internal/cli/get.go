@@ -13,6 +13,7 @@ import (
 
 	"github.com/asyncftp/asyncftp/engine"
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -56,7 +57,10 @@ Examples:
   asyncftp get -j 8 -o isos/ ftp://ftp.example.org/pub/a.iso ftp://ftp.example.org/pub/b.iso
   asyncftp get --active ftp://ftp.example.org/pub/file.iso
   ASYNCFTP_PASSWORD=... asyncftp get --json ftp://alice@example.org/data.csv`,
-		run: runGet,
+		minArgs:  1,
+		maxArgs:  -1,
+		complete: []argKind{argRemote},
+		flags:    getFlags,
 	})
 }
 
@@ -115,20 +119,25 @@ type getRun struct {
 	locks  *nameLocks
 }
 
-func runGet(ctx context.Context, e *Env, args []string) error {
+// getOptions are the flags of get beyond the common ones.
+type getOptions struct {
+	out    string
+	resume bool
+	jobs   int
+}
+
+func getFlags(f *pflag.FlagSet) runFunc {
 	o := &common{transfers: true}
-	fs := newFlagSet(commands["get"])
-	var out string
-	var resume bool
-	jobs := 4
-	fs.stringVar(&out, "o,output", "FILE|DIR", "save as FILE, or into DIR under the remote name ('-' for stdout); with several URLs, a folder")
-	fs.boolVar(&resume, "c,continue", "resume NAME.part from an earlier run, and keep NAME.part if this run fails")
-	fs.intVar(&jobs, "j,jobs", "N", "sessions per server downloading in parallel (1-64)")
-	o.register(fs)
-	pos, err := fs.parse(e, args, 1, -1)
-	if err != nil {
-		return err
-	}
+	g := &getOptions{}
+	f.StringVarP(&g.out, "output", "o", "", "`FILE|DIR`: save as FILE, or into DIR under the remote name ('-' for stdout); with several URLs, a folder")
+	f.BoolVarP(&g.resume, "continue", "c", false, "resume NAME.part from an earlier run, and keep NAME.part if this run fails")
+	f.IntVarP(&g.jobs, "jobs", "j", 4, "`N` sessions per server downloading in parallel (1-64)")
+	o.register(f)
+	return func(ctx context.Context, e *Env, pos []string) error { return runGet(ctx, e, o, *g, pos) }
+}
+
+func runGet(ctx context.Context, e *Env, o *common, opt getOptions, pos []string) error {
+	out, resume, jobs := opt.out, opt.resume, opt.jobs
 	if jobs < 1 || jobs > 64 {
 		return usageErrorf("-j must be between 1 and 64")
 	}
@@ -179,7 +188,7 @@ func runGet(ctx context.Context, e *Env, args []string) error {
 		seen[f.name] = f
 	}
 
-	eng, err := engine.New(engine.Options{Loops: 1})
+	eng, err := o.engine()
 	if err != nil {
 		return failure(err)
 	}

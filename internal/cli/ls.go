@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asyncftp/asyncftp/listing"
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -25,20 +26,22 @@ Examples:
   asyncftp ls ftp://ftp.example.org/pub/
   asyncftp ls --json ftp://127.0.0.1:2121/ | jq -r 'select(.type=="file") | .name'
   asyncftp ls -v ftp://alice@example.org/        # with the transcript on stderr`,
-		run: runLs,
+		minArgs:  1,
+		maxArgs:  1,
+		complete: []argKind{argRemote},
+		flags:    lsFlags,
 	})
 }
 
-func runLs(ctx context.Context, e *Env, args []string) error {
+func lsFlags(f *pflag.FlagSet) runFunc {
 	o := &common{}
-	fs := newFlagSet(commands["ls"])
-	o.register(fs)
+	o.register(f)
 	var raw bool
-	fs.boolVar(&raw, "raw", "print the listing lines as the server sent them (escaped), not parsed")
-	pos, err := fs.parse(e, args, 1, 1)
-	if err != nil {
-		return err
-	}
+	f.BoolVar(&raw, "raw", false, "print the listing lines as the server sent them (escaped), not parsed")
+	return func(ctx context.Context, e *Env, pos []string) error { return runLs(ctx, e, o, raw, pos) }
+}
+
+func runLs(ctx context.Context, e *Env, o *common, raw bool, pos []string) error {
 	t, err := o.target(pos[0])
 	if err != nil {
 		return err

@@ -14,9 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/asyncftp/asyncftp/engine"
 	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/listing"
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -52,7 +52,10 @@ Examples:
   asyncftp mirror -j 8 ftp://alice@example.org/photos/ ~/photos
   asyncftp mirror --active --keepalive 10s ftp://ftp.example.org/pub/ ./pub
   asyncftp mirror --json ftp://127.0.0.1:2121/ /tmp/copy | jq -c 'select(.status!="ok")'`,
-		run: runMirror,
+		minArgs:  2,
+		maxArgs:  2,
+		complete: []argKind{argRemote, argLocalDir},
+		flags:    mirrorFlags,
 	})
 }
 
@@ -92,19 +95,24 @@ type dirJob struct {
 	depth  int
 }
 
-func runMirror(ctx context.Context, e *Env, args []string) error {
+// mirrorOptions are the flags of mirror beyond the common ones.
+type mirrorOptions struct {
+	jobs, maxDepth int
+	resume         bool
+}
+
+func mirrorFlags(f *pflag.FlagSet) runFunc {
 	o := &common{transfers: true}
-	fs := newFlagSet(commands["mirror"])
-	jobs, maxDepth := 4, 64
-	var resume bool
-	fs.intVar(&jobs, "j,jobs", "N", "sessions working in parallel (1-64)")
-	fs.boolVar(&resume, "c,continue", "resume .part files left by an earlier run, and keep them on failure")
-	fs.intVar(&maxDepth, "max-depth", "N", "do not enter folders deeper than N levels")
-	o.register(fs)
-	pos, err := fs.parse(e, args, 2, 2)
-	if err != nil {
-		return err
-	}
+	m := &mirrorOptions{}
+	f.IntVarP(&m.jobs, "jobs", "j", 4, "`N` sessions working in parallel (1-64)")
+	f.BoolVarP(&m.resume, "continue", "c", false, "resume .part files left by an earlier run, and keep them on failure")
+	f.IntVar(&m.maxDepth, "max-depth", 64, "do not enter folders deeper than `N` levels")
+	o.register(f)
+	return func(ctx context.Context, e *Env, pos []string) error { return runMirror(ctx, e, o, *m, pos) }
+}
+
+func runMirror(ctx context.Context, e *Env, o *common, opt mirrorOptions, pos []string) error {
+	jobs, maxDepth, resume := opt.jobs, opt.maxDepth, opt.resume
 	if jobs < 1 || jobs > 64 {
 		return usageErrorf("-j must be between 1 and 64")
 	}
@@ -132,7 +140,7 @@ func runMirror(ctx context.Context, e *Env, args []string) error {
 	}
 	defer root.Close()
 
-	eng, err := engine.New(engine.Options{Loops: 1})
+	eng, err := o.engine()
 	if err != nil {
 		return failure(err)
 	}

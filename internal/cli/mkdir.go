@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"strings"
+
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -17,20 +19,20 @@ folders too, and succeed if the folder already exists.
 Examples:
   asyncftp mkdir ftp://alice@example.org/incoming/2024
   asyncftp mkdir -p ftp://alice@example.org/backup/2024/06/01`,
-		run: runMkdir,
+		minArgs:  1,
+		maxArgs:  1,
+		complete: []argKind{argRemote},
+		flags: func(f *pflag.FlagSet) runFunc {
+			o := &common{}
+			var parents bool
+			f.BoolVarP(&parents, "parents", "p", false, "create parent folders as needed; no error if the folder exists")
+			o.register(f)
+			return func(ctx context.Context, e *Env, pos []string) error { return runMkdir(ctx, e, o, parents, pos) }
+		},
 	})
 }
 
-func runMkdir(ctx context.Context, e *Env, args []string) error {
-	o := &common{}
-	fs := newFlagSet(commands["mkdir"])
-	var parents bool
-	fs.boolVar(&parents, "p,parents", "create parent folders as needed; no error if the folder exists")
-	o.register(fs)
-	pos, err := fs.parse(e, args, 1, 1)
-	if err != nil {
-		return err
-	}
+func runMkdir(ctx context.Context, e *Env, o *common, parents bool, pos []string) error {
 	t, err := o.target(pos[0])
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"strings"
+
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -20,18 +22,18 @@ Examples:
   asyncftp mv ftp://alice@example.org/incoming/a.txt b.txt          # incoming/b.txt
   asyncftp mv ftp://alice@example.org/incoming/a.txt ../archive/a.txt
   asyncftp mv ftp://alice@example.org/incoming/a.txt /archive/a.txt`,
-		run: runMv,
+		minArgs:  2,
+		maxArgs:  2,
+		complete: []argKind{argRemote, argNone},
+		flags: func(f *pflag.FlagSet) runFunc {
+			o := &common{}
+			o.register(f)
+			return func(ctx context.Context, e *Env, pos []string) error { return runMv(ctx, e, o, pos) }
+		},
 	})
 }
 
-func runMv(ctx context.Context, e *Env, args []string) error {
-	o := &common{}
-	fs := newFlagSet(commands["mv"])
-	o.register(fs)
-	pos, err := fs.parse(e, args, 2, 2)
-	if err != nil {
-		return err
-	}
+func runMv(ctx context.Context, e *Env, o *common, pos []string) error {
 	t, err := o.target(pos[0])
 	if err != nil {
 		return err

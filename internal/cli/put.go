@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -29,18 +31,18 @@ Examples:
   asyncftp put report.pdf ftp://alice@example.org/incoming/report-2024.pdf
   tar czf - src | asyncftp put - ftp://alice@example.org/backup/src.tgz
   ASYNCFTP_PASSWORD=secret asyncftp put notes.txt ftp://asyncftp@127.0.0.1:2121/`,
-		run: runPut,
+		minArgs:  2,
+		maxArgs:  2,
+		complete: []argKind{argLocalFile, argRemote},
+		flags: func(f *pflag.FlagSet) runFunc {
+			o := &common{transfers: true}
+			o.register(f)
+			return func(ctx context.Context, e *Env, pos []string) error { return runPut(ctx, e, o, pos) }
+		},
 	})
 }
 
-func runPut(ctx context.Context, e *Env, args []string) error {
-	o := &common{transfers: true}
-	fs := newFlagSet(commands["put"])
-	o.register(fs)
-	pos, err := fs.parse(e, args, 2, 2)
-	if err != nil {
-		return err
-	}
+func runPut(ctx context.Context, e *Env, o *common, pos []string) error {
 	file := pos[0]
 	t, err := o.target(pos[1])
 	if err != nil {

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"strings"
+
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -17,20 +19,20 @@ instead (RMD). There is no recursive delete.
 Examples:
   asyncftp rm ftp://alice@example.org/incoming/old.zip
   asyncftp rm -d ftp://alice@example.org/incoming/2019`,
-		run: runRm,
+		minArgs:  1,
+		maxArgs:  1,
+		complete: []argKind{argRemote},
+		flags: func(f *pflag.FlagSet) runFunc {
+			o := &common{}
+			var dir bool
+			f.BoolVarP(&dir, "dir", "d", false, "remove an empty folder (RMD) instead of a file")
+			o.register(f)
+			return func(ctx context.Context, e *Env, pos []string) error { return runRm(ctx, e, o, dir, pos) }
+		},
 	})
 }
 
-func runRm(ctx context.Context, e *Env, args []string) error {
-	o := &common{}
-	fs := newFlagSet(commands["rm"])
-	var dir bool
-	fs.boolVar(&dir, "d,dir", "remove an empty folder (RMD) instead of a file")
-	o.register(fs)
-	pos, err := fs.parse(e, args, 1, 1)
-	if err != nil {
-		return err
-	}
+func runRm(ctx context.Context, e *Env, o *common, dir bool, pos []string) error {
 	t, err := o.target(pos[0])
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/asyncftp/asyncftp/internal/embedserver"
 	"github.com/asyncftp/asyncftp/netdriver"
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -38,28 +39,34 @@ Examples:
   asyncftp serve --root ./site              # serve a folder of your own
   asyncftp serve --json                     # {"op":"serve","addr":"127.0.0.1:PORT",...}
   asyncftp serve --tls --cert /tmp/cert.pem # then: asyncftp ls --tls --ca /tmp/cert.pem ftp://127.0.0.1:PORT/`,
-		run: runServe,
+		flags: serveFlags,
 	})
 }
 
-func runServe(ctx context.Context, e *Env, args []string) error {
-	c := commands["serve"]
-	fs := newFlagSet(c)
-	var root, big string
-	var stopAfter time.Duration
-	var verbose, asJSON, explicit, implicit bool
-	var certOut string
-	fs.stringVar(&root, "root", "DIR", "serve DIR instead of a generated sample tree")
-	fs.stringVar(&big, "big", "SIZE", "also serve big.bin of SIZE bytes (suffixes KiB, MiB, GiB)")
-	fs.durationVar(&stopAfter, "for", "DURATION", "stop after DURATION (default: run until Ctrl-C)")
-	fs.boolVar(&explicit, "tls", "explicit FTPS (AUTH TLS), with a fresh self-signed certificate for 127.0.0.1")
-	fs.boolVar(&implicit, "implicit", "implicit FTPS (TLS from the first byte) instead; use ftps:// URLs")
-	fs.stringVar(&certOut, "cert", "FILE", "with --tls or --implicit: write the certificate (PEM) to FILE, for 'asyncftp --ca FILE'")
-	fs.boolVar(&verbose, "v,verbose", "print the server's log (commands and replies) on stderr")
-	fs.boolVar(&asJSON, "json", "print the address as one JSON object")
-	if _, err := fs.parse(e, args, 0, 0); err != nil {
-		return err
-	}
+// serveOptions are the flags of serve.
+type serveOptions struct {
+	root, big                           string
+	stopAfter                           time.Duration
+	verbose, asJSON, explicit, implicit bool
+	certOut                             string
+}
+
+func serveFlags(f *pflag.FlagSet) runFunc {
+	o := &serveOptions{}
+	f.StringVar(&o.root, "root", "", "serve `DIR` instead of a generated sample tree")
+	f.StringVar(&o.big, "big", "", "also serve big.bin of `SIZE` bytes (suffixes KiB, MiB, GiB)")
+	f.DurationVar(&o.stopAfter, "for", 0, "stop after `DURATION` (default: run until Ctrl-C)")
+	f.BoolVar(&o.explicit, "tls", false, "explicit FTPS (AUTH TLS), with a fresh self-signed certificate for 127.0.0.1")
+	f.BoolVar(&o.implicit, "implicit", false, "implicit FTPS (TLS from the first byte) instead; use ftps:// URLs")
+	f.StringVar(&o.certOut, "cert", "", "with --tls or --implicit: write the certificate (PEM) to `FILE`, for 'asyncftp --ca FILE'")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "print the server's log (commands and replies) on stderr")
+	f.BoolVar(&o.asJSON, "json", false, "print the address as one JSON object")
+	return func(ctx context.Context, e *Env, _ []string) error { return runServe(ctx, e, *o) }
+}
+
+func runServe(ctx context.Context, e *Env, so serveOptions) error {
+	root, big, stopAfter, verbose, asJSON, explicit, implicit, certOut :=
+		so.root, so.big, so.stopAfter, so.verbose, so.asJSON, so.explicit, so.implicit, so.certOut
 	var bigSize int64 = -1
 	if big != "" {
 		n, err := parseSize(big)

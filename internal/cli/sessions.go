@@ -40,7 +40,7 @@ func (o *common) openSessions(ctx context.Context, e *Env, name string, t *Targe
 	}
 	opts := pool.Options{
 		Size:   size,
-		Client: client.Options{TLS: tlsOpts, SkipSize: true},
+		Client: client.Options{TLS: tlsOpts, SkipSize: true, ConnectTimeout: o.timeout},
 	}
 	if !o.quiet {
 		opts.OnRetry = func(op, path string, attempt int, err error) {

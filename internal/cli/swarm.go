@@ -12,6 +12,7 @@ import (
 	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/session"
 	"github.com/asyncftp/asyncftp/swarm"
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -35,40 +36,39 @@ that says how to raise it.
 Examples:
   asyncftp swarm -n 1000 -c 200 --cmd PWD --cmd "RETR 1k.bin" ftp://bench:pw@127.0.0.1:2121/
   asyncftp swarm -n 10000 --hold 30s ftp://127.0.0.1:2121/`,
-		run: runSwarm,
+		minArgs:  1,
+		maxArgs:  1,
+		complete: []argKind{argNone},
+		flags:    swarmFlags,
 	})
 }
 
-type cmdList []string
+// swarmOptions are the flags of swarm.
+type swarmOptions struct {
+	n, conc, loops  int
+	rate            float64
+	hold, timeout   time.Duration
+	cmds            []string
+	verbose, asJSON bool
+}
 
-func (c *cmdList) String() string     { return strings.Join(*c, "; ") }
-func (c *cmdList) Set(s string) error { *c = append(*c, s); return nil }
+func swarmFlags(f *pflag.FlagSet) runFunc {
+	o := &swarmOptions{n: 100, loops: 1}
+	f.IntVarP(&o.n, "sessions", "n", o.n, "sessions to open (`N`)")
+	f.IntVarP(&o.conc, "concurrency", "c", 0, "sessions at once (`N`; 0: all)")
+	f.IntVar(&o.loops, "loops", o.loops, "event loops (`N`); 0 = one per core")
+	f.Float64Var(&o.rate, "rate", 0, "new connections per second (`PER_S`; 0: no cap)")
+	f.DurationVar(&o.hold, "hold", 0, "keep every session logged in this long (`DURATION`) before QUIT")
+	f.DurationVar(&o.timeout, "timeout", 0, timeoutHelp)
+	f.StringArrayVar(&o.cmds, "cmd", nil, "a command to run after login (`'VERB ARG'`), in order (repeatable)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "print each failed session")
+	f.BoolVar(&o.asJSON, "json", false, "print the statistics as one JSON object")
+	return func(ctx context.Context, e *Env, pos []string) error { return runSwarm(ctx, e, *o, pos) }
+}
 
-func runSwarm(ctx context.Context, e *Env, args []string) error {
-	fs := newFlagSet(commands["swarm"])
-	var (
-		n, conc, loops = 100, 0, 1
-		rate           float64
-		hold, timeout  time.Duration
-		cmds           cmdList
-		verbose        bool
-		asJSON         bool
-	)
-	fs.intVar(&n, "n,sessions", "N", "sessions to open")
-	fs.intVar(&conc, "c,concurrency", "N", "sessions at once (0: all)")
-	fs.intVar(&loops, "loops", "N", "event loops; 0 = one per core")
-	fs.FlagSet.Float64Var(&rate, "rate", 0, "new connections per second (0: no cap)")
-	fs.doc("rate", "PER_S", "new connections per second (0: no cap)", "")
-	fs.durationVar(&hold, "hold", "DURATION", "keep every session logged in this long before QUIT")
-	fs.durationVar(&timeout, "timeout", "DURATION", "connect and reply timeout (default 15s / 30s)")
-	fs.FlagSet.Var(&cmds, "cmd", "a command to run after login (repeat for more)")
-	fs.doc("cmd", "'VERB ARG'", "a command to run after login, in order (repeatable)", "")
-	fs.boolVar(&verbose, "v,verbose", "print each failed session")
-	fs.boolVar(&asJSON, "json", "print the statistics as one JSON object")
-	pos, err := fs.parse(e, args, 1, 1)
-	if err != nil {
-		return err
-	}
+func runSwarm(ctx context.Context, e *Env, o swarmOptions, pos []string) error {
+	n, conc, loops, rate, hold, timeout, cmds, verbose, asJSON :=
+		o.n, o.conc, o.loops, o.rate, o.hold, o.timeout, o.cmds, o.verbose, o.asJSON
 	if n < 1 || conc < 0 || loops < 0 || rate < 0 {
 		return usageErrorf("-n must be at least 1; -c, --loops and --rate at least 0")
 	}
@@ -89,6 +89,7 @@ func runSwarm(ctx context.Context, e *Env, args []string) error {
 	cfg := &session.Config{User: creds.User, Password: creds.Password, Account: session.Secret(creds.Account)}
 	if timeout > 0 {
 		cfg.Timeouts.Greeting, cfg.Timeouts.Reply, cfg.Timeouts.DataConnect = timeout, timeout, timeout
+		cfg.Timeouts.DataIdle = timeout
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageErrorf("credentials: %v", err)
@@ -112,7 +113,7 @@ func runSwarm(ctx context.Context, e *Env, args []string) error {
 	for i := range jobs {
 		jobs[i] = swarm.Job{Addr: t.Addr(), Config: cfg, Script: script}
 	}
-	eng, err := engine.New(engine.Options{Loops: swarm.Loops(loops)})
+	eng, err := engine.New(engine.Options{Loops: swarm.Loops(loops), ConnectTimeout: timeout})
 	if err != nil {
 		return err
 	}

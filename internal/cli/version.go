@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -19,17 +21,15 @@ build recorded it) and the Go toolchain.
 Examples:
   asyncftp version
   asyncftp version --json`,
-		run: runVersion,
+		flags: func(f *pflag.FlagSet) runFunc {
+			var asJSON bool
+			f.BoolVar(&asJSON, "json", false, "print one JSON object")
+			return func(ctx context.Context, e *Env, _ []string) error { return runVersion(e, asJSON) }
+		},
 	})
 }
 
-func runVersion(ctx context.Context, e *Env, args []string) error {
-	fs := newFlagSet(commands["version"])
-	var asJSON bool
-	fs.boolVar(&asJSON, "json", "print one JSON object")
-	if _, err := fs.parse(e, args, 0, 0); err != nil {
-		return err
-	}
+func runVersion(e *Env, asJSON bool) error {
 	v := Version()
 	if asJSON {
 		(&printer{w: e.Stdout, json: true}).record(Record{Op: "version", Status: "ok", Version: v}, "")
