@@ -60,7 +60,10 @@ func (l *Latency) summarise() {
 	if l.Count == 0 {
 		return
 	}
-	l.P50, l.P90, l.P99, l.P999 = l.Hist.Percentile(50), l.Hist.Percentile(90), l.Hist.Percentile(99), l.Hist.Percentile(99.9)
+	// A bucket's upper end may pass the slowest timing: no percentile is
+	// reported above the exact maximum.
+	p := func(q float64) time.Duration { return min(l.Hist.Percentile(q), l.Max) }
+	l.P50, l.P90, l.P99, l.P999 = p(50), p(90), p(99), p(99.9)
 }
 
 // Kind names the class of a session's error, for counting: "timeout", "refused"
