@@ -14,7 +14,7 @@ import (
 	"github.com/asyncftp/asyncftp/client"
 	"github.com/asyncftp/asyncftp/engine"
 	"github.com/asyncftp/asyncftp/ftp"
-	"github.com/asyncftp/asyncftp/netdriver"
+	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/session"
 	"github.com/asyncftp/asyncftp/transcript"
 	"github.com/spf13/pflag"
@@ -146,8 +146,8 @@ func (o *common) target(raw string) (*Target, error) {
 // tlsOptions builds how an FTPS server is authenticated: the system roots and
 // the URL's host name by default, the certificates of --ca, the keys of --pin,
 // or (with --insecure) nothing at all.
-func (o *common) tlsOptions() (netdriver.TLSOptions, error) {
-	var opts netdriver.TLSOptions
+func (o *common) tlsOptions() (ftptls.Options, error) {
+	var opts ftptls.Options
 	if o.ca != "" {
 		pem, err := os.ReadFile(o.ca)
 		if err != nil {
@@ -161,7 +161,7 @@ func (o *common) tlsOptions() (netdriver.TLSOptions, error) {
 	}
 	if o.pin != "" {
 		for _, s := range strings.Split(o.pin, ",") {
-			p, err := netdriver.ParsePin(s)
+			p, err := ftptls.ParsePin(s)
 			if err != nil {
 				return opts, usageErrorf("--pin: %v", err)
 			}
@@ -255,9 +255,9 @@ func (o *common) dial(ctx context.Context, e *Env, t *Target, eng *engine.Engine
 
 // clientTLS returns the FTPS options for t (none for plain FTP), warning on
 // stderr about --insecure.
-func (o *common) clientTLS(e *Env, t *Target) (netdriver.TLSOptions, error) {
+func (o *common) clientTLS(e *Env, t *Target) (ftptls.Options, error) {
 	if t.TLS == session.TLSNone {
-		return netdriver.TLSOptions{}, nil
+		return ftptls.Options{}, nil
 	}
 	opts, err := o.tlsOptions()
 	if err != nil {

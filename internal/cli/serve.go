@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/internal/embedserver"
-	"github.com/asyncftp/asyncftp/netdriver"
 	"github.com/spf13/pflag"
 )
 
@@ -90,7 +90,7 @@ func runServe(ctx context.Context, e *Env, so serveOptions) error {
 		if err != nil {
 			return failure(err)
 		}
-		pin = netdriver.PinOf(cert).String()
+		pin = ftptls.PinOf(cert).String()
 		if certOut != "" {
 			if err := os.WriteFile(certOut, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 				return failure(err)
