@@ -442,3 +442,56 @@ func TestLocalAddrsValidated(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestStartAt: two segments whose processes start 150 ms apart share one
+// timetable: no connection before StartAt, and the server's i-th connection
+// no earlier than StartAt + i/Rate.
+func TestStartAt(t *testing.T) {
+	leakCheck(t)
+	var mu sync.Mutex
+	var accepted []time.Time
+	srv, err := leanserver.Start(leanserver.Options{Accepted: func(ctrl, data net.Conn) {
+		if data == nil {
+			mu.Lock()
+			accepted = append(accepted, time.Now())
+			mu.Unlock()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := &session.Config{User: "u", Password: "p"}
+	jobs := make([]swarm.Job, 8)
+	for i := range jobs {
+		jobs[i] = swarm.Job{Addr: srv.Addr, Config: cfg}
+	}
+	const rate = 20
+	at := time.Now().Add(300 * time.Millisecond)
+	parts := make([]swarm.Stats, 2)
+	var wg sync.WaitGroup
+	for k := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(k) * 150 * time.Millisecond) // the second process is late
+			parts[k] = runSegment(t, jobs, swarm.Options{Rate: rate, StartAt: at, Segment: swarm.Segment{I: k, N: 2}}, newTimings())
+		}()
+	}
+	wg.Wait()
+	m, err := swarm.Merge(parts...)
+	if err != nil || m.OK != len(jobs) {
+		t.Fatalf("merge: %v %+v", err, m)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(accepted) != len(jobs) {
+		t.Fatalf("%d connections, want %d", len(accepted), len(jobs))
+	}
+	slices.SortFunc(accepted, func(a, b time.Time) int { return a.Compare(b) })
+	for i, a := range accepted {
+		if due := at.Add(time.Duration(i) * time.Second / rate); a.Before(due) {
+			t.Errorf("connection %d at %v, before its time in the run's timetable (%v)", i, a.Sub(at), due.Sub(at))
+		}
+	}
+}

@@ -88,6 +88,13 @@ type Options struct {
 	// own Segment, together do the work of one swarm; see [Segment] for the
 	// rule. The zero value runs every job.
 	Segment Segment
+	// StartAt, if set, is when the run begins: no session starts before it,
+	// and the Rate timetable counts from it (session i no earlier than
+	// StartAt + i/Rate). Segments of one run given the same StartAt keep one
+	// timetable however far apart their processes started; a process that
+	// starts after StartAt catches up at once (within the caps). Zero: when
+	// Start is called.
+	StartAt time.Time
 	// RunID names this particular run (a Kubernetes Job's uid, a timestamp):
 	// it goes into Stats.Run (see [Fingerprint]) so that results of two runs
 	// with the same parameters do not merge.
@@ -213,6 +220,9 @@ func StartFunc(ctx context.Context, e *engine.Engine, total int, job func(i int)
 	if conc > 0 && conc < n {
 		s.sem = make(chan struct{}, conc)
 	}
+	if opts.StartAt.After(s.start) {
+		s.start = opts.StartAt // Wall counts from the run's beginning
+	}
 	if n == 0 {
 		close(s.heldC)
 	}
@@ -333,6 +343,17 @@ func (s *Swarm) launch() {
 		every = time.Duration(float64(time.Second) / s.opts.Rate)
 	}
 	t0 := time.Now()
+	if at := s.opts.StartAt; !at.IsZero() {
+		if wait := time.Until(at); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-s.stop:
+				s.skipFrom(0, false)
+				return
+			}
+		}
+		t0 = at
+	}
 	for k := 0; k < s.count; k++ {
 		i := s.seg.I + k*s.seg.N // the job's index in the whole run
 		if !s.acquire(s.sem) {

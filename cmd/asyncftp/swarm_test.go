@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/asyncftp/asyncftp/internal/leanserver"
 	"github.com/asyncftp/asyncftp/swarm"
@@ -77,6 +78,8 @@ func TestDistributedManifest(t *testing.T) {
 	vars := map[string]string{
 		"RUN_ID": "ci-run", "TARGET": "ftp://bench:secret@" + srv.Addr + "/",
 		"SESSIONS": "302", "CONCURRENCY": "30", "RATE": "3000",
+		// One timetable for the four processes, a second ahead.
+		"START_AT": time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano),
 	}
 	outs := make([]string, 4)
 	var wg sync.WaitGroup
@@ -103,7 +106,7 @@ func TestDistributedManifest(t *testing.T) {
 	merged := swarmJSON(t, dir, append([]string{"swarm", "merge", "--json"}, outs...)...)
 
 	// The same command, whole: without --segment.
-	whole := manifestArgs(t, maps(vars, "JOB_COMPLETION_INDEX", "0"))
+	whole := manifestArgs(t, maps(maps(vars, "JOB_COMPLETION_INDEX", "0"), "START_AT", ""))
 	i := slices.Index(whole, "--segment")
 	whole = slices.Delete(whole, i, i+2)
 	single := swarmJSON(t, dir, whole...)
@@ -194,7 +197,10 @@ func TestSwarmSources(t *testing.T) {
 	if r := run(t, t.TempDir(), nil, "swarm", "--source", "nowhere", "ftp://127.0.0.1:1/"); r.code != 2 {
 		t.Fatalf("--source nowhere: %s", r)
 	}
-	if r := run(t, t.TempDir(), nil, "swarm", "--segment", "4/4", "ftp://127.0.0.1:1/"); r.code != 2 {
-		t.Fatalf("--segment 4/4: %s", r)
+	for _, bad := range [][]string{{"--segment", "4/4"}, {"--segment", "1"}, {"--start-at", "tomorrow"}, {"-c", "2", "--segment", "3/4"}} {
+		args := append(append([]string{"swarm"}, bad...), "ftp://127.0.0.1:1/")
+		if r := run(t, t.TempDir(), nil, args...); r.code != 2 {
+			t.Errorf("%v: %s", bad, r)
+		}
 	}
 }

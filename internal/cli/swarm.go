@@ -37,8 +37,9 @@ prints each failure as it happens.
 Beyond one machine: N processes (hosts, pods), each given the same command and
 its own --segment I/N, run one run's sessions, concurrency and rate between
 them (session i is in segment i mod N; see docs/distributed.md); give them one
---run-id, and 'asyncftp swarm merge' adds their --json outputs up. --source
-spreads the connections over local addresses, to get past one address's ports.
+--run-id, and 'asyncftp swarm merge' adds their --json outputs up. The same
+--start-at in every segment lines their --rate timetables up. --source spreads
+the connections over local addresses, to get past one address's ports.
 
 Plain FTP only (the engine has no TLS). The open-file limit is raised to the
 hard limit when needed; a run the hard limit cannot hold stops with a message
@@ -66,6 +67,7 @@ type swarmOptions struct {
 	cmds            []string
 	verbose, asJSON bool
 	segment, runID  string
+	startAt         string
 	sources         []string
 }
 
@@ -82,6 +84,7 @@ func swarmFlags(f *pflag.FlagSet) runFunc {
 	f.BoolVar(&o.asJSON, "json", false, "print the statistics as one JSON object, histograms included")
 	f.StringVar(&o.segment, "segment", "", "run only segment `I/N` of the run (0 ≤ I < N)")
 	f.StringVar(&o.runID, "run-id", "", "a name for this run, the same in every segment (`ID`)")
+	f.StringVar(&o.startAt, "start-at", "", "begin at `TIME` (RFC 3339), the same in every segment: one rate timetable")
 	f.StringSliceVar(&o.sources, "source", nil, "local addresses to connect from, in turn (`ADDR[,ADDR…]`)")
 	return func(ctx context.Context, e *Env, pos []string) error { return runSwarm(ctx, e, *o, pos) }
 }
@@ -102,6 +105,14 @@ func runSwarm(ctx context.Context, e *Env, o swarmOptions, pos []string) error {
 			return usageErrorf("--segment %q: want I/N with 0 ≤ I < N, such as 0/4", o.segment)
 		}
 		seg = sg
+	}
+	var startAt time.Time
+	if o.startAt != "" {
+		at, err := time.Parse(time.RFC3339, o.startAt)
+		if err != nil {
+			return usageErrorf("--start-at %q: want an RFC 3339 time, such as 2026-12-05T08:00:00Z", o.startAt)
+		}
+		startAt = at
 	}
 	var local []netip.Addr
 	for _, a := range o.sources {
@@ -153,7 +164,7 @@ func runSwarm(ctx context.Context, e *Env, o swarmOptions, pos []string) error {
 	}
 	defer eng.Close()
 	sw, err := swarm.StartFunc(ctx, eng, n, func(int) swarm.Job { return job }, swarm.Options{
-		Concurrency: conc, Rate: rate, Hold: hold > 0, Segment: seg, RunID: o.runID,
+		Concurrency: conc, Rate: rate, Hold: hold > 0, Segment: seg, RunID: o.runID, StartAt: startAt,
 		OnResult: func(r swarm.Result) {
 			if verbose && r.Err != nil {
 				fmt.Fprintf(e.Stderr, "session %d: %s: %v\n", r.Index, swarm.Kind(r.Err), r.Err)
