@@ -25,11 +25,12 @@ import (
 //     when C is at least the number of jobs (which Hold needs). A split that
 //     would leave a segment with jobs but no slot (C < N) is refused.
 //   - The rate is split by keeping the whole run's timetable: job i may not
-//     start before i/Rate seconds after its process started, whichever
-//     segment runs it. Segment I thus opens its jobs at Rate × (its jobs / n)
-//     per second, and the segments' rates add up to Rate, without a gap or an
-//     overlap between them. The timetables line up as well as the processes'
-//     start times do.
+//     start before i/Rate seconds after the run began, whichever segment runs
+//     it. Segment I thus opens its jobs at Rate × (its jobs / n) per second,
+//     and the segments' rates add up to Rate, without a gap or an overlap
+//     between them. The run begins at Options.StartAt if set (give every
+//     segment the same), else when each process calls Start: then the
+//     timetables line up as well as the processes' start times do.
 //
 // MaxConnecting is a limit of one process (its dials in flight), not of the
 // run: every segment keeps the whole value.
