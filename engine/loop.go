@@ -578,5 +578,12 @@ func copyData(c net.Conn, req *session.DataRequest) (int64, error) {
 		}
 		return n, err
 	}
-	return io.Copy(req.Sink, dc)
+	n, err := io.Copy(req.Sink, dc)
+	if tc, ok := c.(*tls.Conn); ok && err == nil {
+		// The server's close_notify ended the copy: answer it, as a
+		// server that waits for ours (vsftpd's strict_ssl_write_shutdown)
+		// wants before it reports the transfer.
+		_ = tc.CloseWrite()
+	}
+	return n, err
 }

@@ -151,7 +151,8 @@ func (ct *ctrl) drain() {
 			return
 		case errors.Is(err, io.EOF):
 			// close_notify: the server ended the session cleanly at the
-			// TLS level; the session decides whether that was expected.
+			// TLS level; the session decides whether that was expected,
+			// and its Close answers with a close_notify of ours.
 			ct.s.ControlClosed(nil)
 			return
 		default:
@@ -210,8 +211,9 @@ func (d *dataConn) secured(err error) {
 		// The server closed while the result was on its way (a small file:
 		// data and FIN right after the handshake). What it sent is in the
 		// link, after the handshake's records.
+		end := d.endEarly(err) // hands the session what came before the end
 		d.dropped = true
-		ct.s.DataClosed(d.req, 0, d.endEarly(err))
+		ct.s.DataClosed(d.req, 0, end)
 		return
 	}
 	if err != nil {
@@ -268,7 +270,11 @@ func (d *dataConn) drain() gnet.Action {
 		case isWouldBlock(err):
 			return gnet.None
 		case errors.Is(err, io.EOF):
-			d.notified = true // close_notify: a clean end of the stream
+			// close_notify: a clean end of the stream. Answer it before the
+			// socket closes (gnet sends what is buffered first): vsftpd with
+			// strict_ssl_write_shutdown fails the transfer without it.
+			d.notified = true
+			_ = d.tc.CloseWrite()
 			return gnet.Close
 		default:
 			d.tlsErr = err

@@ -22,6 +22,7 @@ import (
 
 	"github.com/asyncftp/asyncftp/client"
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/internal/embedserver"
 	"github.com/asyncftp/asyncftp/internal/ftptest"
 	"github.com/asyncftp/asyncftp/netdriver"
@@ -361,8 +362,11 @@ func TestFTPSWrongCertificate(t *testing.T) {
 
 // ---- real servers ----
 
-// vsftpd with require_ssl_reuse=YES, and pure-ftpd with TLS required: login,
-// LIST, byte-exact RETR of the served tree, STOR and RETR back, over PROT P.
+// vsftpd with require_ssl_reuse=YES, strict_ssl_read_eof=YES (an upload must
+// end with close_notify) and strict_ssl_write_shutdown=YES (a download's
+// close_notify must be answered), and pure-ftpd with TLS required: login,
+// LIST, byte-exact RETR of the served tree, STOR and RETR back, over PROT P;
+// on the engine with bytes on the loop and off it, and on netdriver.
 func TestFTPSRealServers(t *testing.T) {
 	for _, s := range []struct {
 		name, env string
@@ -371,80 +375,87 @@ func TestFTPSRealServers(t *testing.T) {
 		{"vsftpd", "ASYNCFTP_VSFTPD_TLS_ADDR", true},
 		{"pure-ftpd", "ASYNCFTP_PUREFTPD_TLS_ADDR", false},
 	} {
-		t.Run(s.name, func(t *testing.T) {
-			addr := ftpsNeedEnv(t, s.env)
-			user := ftpsNeedEnv(t, "ASYNCFTP_SERVERS_USER")
-			pass := ftpsNeedEnv(t, "ASYNCFTP_SERVERS_PASS")
-			pemFile := ftpsNeedEnv(t, "ASYNCFTP_SERVERS_CA")
-			manifest := ftpsManifest(t, ftpsNeedEnv(t, "ASYNCFTP_SERVERS_MANIFEST"))
-			ftpsClean(t)
-			pem, err := os.ReadFile(pemFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				t.Fatalf("no certificate in %s", pemFile)
-			}
-			ctx := ftpsCtx(t)
-			mem := &transcript.Memory{}
-			c, err := client.Dial(ctx, addr, &client.Options{
-				Config: session.Config{User: user, Password: session.Secret(pass), TLS: session.TLSExplicit, Transcript: mem},
-				TLS:    netdriver.TLSOptions{RootCAs: pool},
-			})
-			if err != nil {
-				t.Fatalf("Dial %s: %v", addr, err)
-			}
-			defer c.Close()
+		for _, d := range []struct {
+			name              string
+			onLoop, netDriver bool
+		}{{"engine-offloop", false, false}, {"engine-onloop", true, false}, {"netdriver", false, true}} {
+			t.Run(s.name+"/"+d.name, func(t *testing.T) {
+				addr := ftpsNeedEnv(t, s.env)
+				user := ftpsNeedEnv(t, "ASYNCFTP_SERVERS_USER")
+				pass := ftpsNeedEnv(t, "ASYNCFTP_SERVERS_PASS")
+				pemFile := ftpsNeedEnv(t, "ASYNCFTP_SERVERS_CA")
+				manifest := ftpsManifest(t, ftpsNeedEnv(t, "ASYNCFTP_SERVERS_MANIFEST"))
+				ftpsClean(t)
+				pem, err := os.ReadFile(pemFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pool := x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(pem) {
+					t.Fatalf("no certificate in %s", pemFile)
+				}
+				ctx := ftpsCtx(t)
+				mem := &transcript.Memory{}
+				c, err := client.Dial(ctx, addr, &client.Options{
+					Config:    session.Config{User: user, Password: session.Secret(pass), TLS: session.TLSExplicit, Transcript: mem},
+					TLS:       ftptls.Options{RootCAs: pool},
+					OnLoop:    d.onLoop,
+					NetDriver: d.netDriver,
+				})
+				if err != nil {
+					t.Fatalf("Dial %s: %v", addr, err)
+				}
+				defer c.Close()
 
-			res, err := c.List(ctx, "")
-			if err != nil {
-				t.Fatalf("List: %v", err)
-			}
-			var names []string
-			for _, e := range res.Entries {
-				names = append(names, e.Name)
-			}
-			for _, m := range manifest {
-				if !strings.Contains(m.path, "/") && !slices.Contains(names, m.path) {
-					t.Errorf("List lacks %q: %q", m.path, names)
+				res, err := c.List(ctx, "")
+				if err != nil {
+					t.Fatalf("List: %v", err)
 				}
-			}
-			for _, m := range manifest {
-				if m.kind == "dir" || strings.HasPrefix(m.path, " ") {
-					continue // a leading space does not survive the command line on every server
+				var names []string
+				for _, e := range res.Entries {
+					names = append(names, e.Name)
 				}
-				h := sha256.New()
-				n, err := c.Retr(ctx, "/"+m.path, h)
-				if err != nil || n != m.size || hex.EncodeToString(h.Sum(nil)) != m.sum {
-					t.Errorf("Retr %s: %d of %d bytes, %v", m.path, n, m.size, err)
+				for _, m := range manifest {
+					if !strings.Contains(m.path, "/") && !slices.Contains(names, m.path) {
+						t.Errorf("List lacks %q: %q", m.path, names)
+					}
 				}
-			}
-			name := fmt.Sprintf("ftps-%s-%d.bin", s.name, time.Now().UnixNano())
-			up := ftpsPattern(name, 1<<20+5)
-			if n, err := c.Stor(ctx, name, bytes.NewReader(up)); err != nil || n != int64(len(up)) {
-				t.Fatalf("Stor: %d bytes, %v", n, err)
-			}
-			var back bytes.Buffer
-			if _, err := c.Retr(ctx, name, &back); err != nil || !bytes.Equal(back.Bytes(), up) {
-				t.Errorf("Retr of the upload: %d bytes, %v, equal %v", back.Len(), err, bytes.Equal(back.Bytes(), up))
-			}
-			if err := c.Delete(ctx, name); err != nil {
-				t.Errorf("Delete: %v", err)
-			}
-			if err := c.Quit(ctx); err != nil {
-				t.Errorf("Quit: %v", err)
-			}
-			resumed := len(ftpsNotes(mem, "data connection TLS: resumed"))
-			full := len(ftpsNotes(mem, "NOT resumed"))
-			t.Logf("%s: %d data connections resumed the control session, %d did not", s.name, resumed, full)
-			if s.reuse && (full != 0 || resumed == 0) {
-				t.Errorf("%s demands session reuse: %d resumed, %d full handshakes", s.name, resumed, full)
-			}
-			if got := ftpsNotes(mem, "TLS certificate verification DISABLED"); len(got) > 0 {
-				t.Errorf("verification was off: %q", got)
-			}
-		})
+				for _, m := range manifest {
+					if m.kind == "dir" || strings.HasPrefix(m.path, " ") {
+						continue // a leading space does not survive the command line on every server
+					}
+					h := sha256.New()
+					n, err := c.Retr(ctx, "/"+m.path, h)
+					if err != nil || n != m.size || hex.EncodeToString(h.Sum(nil)) != m.sum {
+						t.Errorf("Retr %s: %d of %d bytes, %v", m.path, n, m.size, err)
+					}
+				}
+				name := fmt.Sprintf("ftps-%s-%d.bin", s.name, time.Now().UnixNano())
+				up := ftpsPattern(name, 1<<20+5)
+				if n, err := c.Stor(ctx, name, bytes.NewReader(up)); err != nil || n != int64(len(up)) {
+					t.Fatalf("Stor: %d bytes, %v", n, err)
+				}
+				var back bytes.Buffer
+				if _, err := c.Retr(ctx, name, &back); err != nil || !bytes.Equal(back.Bytes(), up) {
+					t.Errorf("Retr of the upload: %d bytes, %v, equal %v", back.Len(), err, bytes.Equal(back.Bytes(), up))
+				}
+				if err := c.Delete(ctx, name); err != nil {
+					t.Errorf("Delete: %v", err)
+				}
+				if err := c.Quit(ctx); err != nil {
+					t.Errorf("Quit: %v", err)
+				}
+				resumed := len(ftpsNotes(mem, "data connection TLS: resumed"))
+				full := len(ftpsNotes(mem, "NOT resumed"))
+				t.Logf("%s: %d data connections resumed the control session, %d did not", s.name, resumed, full)
+				if s.reuse && (full != 0 || resumed == 0) {
+					t.Errorf("%s demands session reuse: %d resumed, %d full handshakes", s.name, resumed, full)
+				}
+				if got := ftpsNotes(mem, "TLS certificate verification DISABLED"); len(got) > 0 {
+					t.Errorf("verification was off: %q", got)
+				}
+			})
+		}
 	}
 }
 

@@ -114,14 +114,21 @@ func (d *dataConn) transfer() (int64, error) {
 		conn = tc
 	}
 	dc := &idleconn.Conn{Conn: conn, Idle: idle}
-	switch {
-	case req.Upload:
+	if req.Upload {
 		return d.upload(dc, raw)
-	case req.OffLoop:
-		return io.Copy(req.Sink, dc)
-	default:
-		return d.downloadInSession(dc)
 	}
+	var n int64
+	if req.OffLoop {
+		n, err = io.Copy(req.Sink, dc)
+	} else {
+		n, err = d.downloadInSession(dc)
+	}
+	if tc, ok := conn.(*tls.Conn); ok && (err == nil || errors.Is(err, io.EOF)) {
+		// A clean end: answer the server's close_notify, as a server that
+		// waits for ours (vsftpd's strict_ssl_write_shutdown) wants.
+		_ = tc.CloseWrite()
+	}
+	return n, err
 }
 
 // handshake secures the data connection with the session's TLS config, so that

@@ -416,6 +416,8 @@ force_anon_data_ssl=NO
 force_local_logins_ssl=YES
 force_local_data_ssl=YES
 require_ssl_reuse=YES
+strict_ssl_read_eof=YES
+strict_ssl_write_shutdown=YES
 EOF
   fi
 }
