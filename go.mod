@@ -3,6 +3,7 @@ module github.com/asyncftp/asyncftp
 go 1.26.8
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/git-lfs/go-netrc v0.0.0-20250218165306-ba0029b43d11
 	github.com/looplab/fsm v1.0.3
 	github.com/panjf2000/gnet/v2 v2.9.7

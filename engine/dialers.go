@@ -80,13 +80,18 @@ func (p *dialers) close() {
 	p.wg.Wait()
 }
 
-// dialTCP connects to addr. A literal IP:port (every data address, and most
-// control addresses in a swarm) skips the resolver: Dialer.DialTCP with a
-// parsed address does less work per connection than DialContext.
+// dialTCP connects to addr, from d.LocalAddr if set. A literal IP:port (every
+// data address, and most control addresses in a swarm) skips the resolver:
+// Dialer.DialTCP with a parsed address does less work per connection than
+// DialContext.
 func dialTCP(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
 	if network == "tcp" {
 		if ap, err := netip.ParseAddrPort(addr); err == nil {
-			c, err := d.DialTCP(ctx, network, netip.AddrPort{}, ap)
+			var from netip.AddrPort
+			if la, ok := d.LocalAddr.(*net.TCPAddr); ok {
+				from = la.AddrPort()
+			}
+			c, err := d.DialTCP(ctx, network, from, ap)
 			if err != nil {
 				return nil, err // a nil *TCPConn must not become a non-nil net.Conn
 			}
@@ -94,4 +99,15 @@ func dialTCP(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn
 		}
 	}
 	return d.DialContext(ctx, network, addr)
+}
+
+// localAddr returns the source address of the next session (Options.LocalAddrs
+// in turn), or nil. A nil *net.TCPAddr must not become a non-nil net.Addr.
+func (e *Engine) localAddr() net.Addr {
+	n := uint64(len(e.opts.LocalAddrs))
+	if n == 0 {
+		return nil
+	}
+	a := e.opts.LocalAddrs[(e.src.Add(1)-1)%n]
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, 0))
 }

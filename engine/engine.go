@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -44,6 +45,13 @@ type Options struct {
 	// moment it is queued (default ConnectTimeout). A data connection's
 	// handshake is bounded by the session's data timeouts instead.
 	HandshakeTimeout time.Duration
+	// LocalAddrs, if set, are the source addresses sessions connect from, one
+	// after the other: session k's control connection is bound to
+	// LocalAddrs[k mod len], and its data connections to the same address.
+	// One host then opens more connections to one server than one source
+	// address has ports for (on loopback, 127.0.0.2 and 127.0.0.3 beside
+	// 127.0.0.1). Empty: the system picks.
+	LocalAddrs []netip.Addr
 }
 
 // ErrEngineClosed is returned by Open once Close has begun.
@@ -68,6 +76,7 @@ type Engine struct {
 
 	next   atomic.Uint64 // session ids
 	rr     atomic.Uint64 // round robin over loops
+	src    atomic.Uint64 // round robin over LocalAddrs
 	active atomic.Int64  // sessions not yet ended
 }
 
@@ -90,6 +99,11 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.HandshakeTimeout <= 0 {
 		opts.HandshakeTimeout = opts.ConnectTimeout
+	}
+	for _, a := range opts.LocalAddrs {
+		if !a.IsValid() {
+			return nil, fmt.Errorf("%w: engine: a LocalAddrs entry is not an address", ftp.ErrInvalidArgument)
+		}
 	}
 	e := &Engine{opts: opts, dialers: newDialers(), hs: newHandshakers(opts.Handshakers)}
 	e.dialCtx, e.cancel = context.WithCancel(context.Background())
@@ -211,7 +225,7 @@ func (e *Engine) open(addr string, cfg *session.Config, to *ftptls.Options, obs 
 	e.mu.Unlock()
 
 	l := e.loops[int(e.rr.Add(1)-1)%len(e.loops)]
-	ct := &ctrl{e: e, loop: l, idx: -1, tlsSetup: st, addr: addr, implicit: cfg.TLS == session.TLSImplicit}
+	ct := &ctrl{e: e, loop: l, idx: -1, tlsSetup: st, addr: addr, implicit: cfg.TLS == session.TLSImplicit, local: e.localAddr()}
 	ct.conn.ct = ct
 	ct.s = session.New(e.next.Add(1), cfg, ct)
 	if obs == nil {
@@ -260,7 +274,7 @@ func (f loginFunc) LoggedIn(c *Conn, r session.Result) {
 // connection on the session's loop.
 func (e *Engine) dial(ct *ctrl, addr string) {
 	defer e.wg.Done()
-	d := net.Dialer{Timeout: e.opts.ConnectTimeout}
+	d := net.Dialer{Timeout: e.opts.ConnectTimeout, LocalAddr: ct.local}
 	c, err := dialTCP(e.dialCtx, &d, "tcp", addr)
 	if err != nil {
 		e.dialFailed(ct, dialError(addr, err))

@@ -117,6 +117,9 @@ type ctrl struct {
 	data *dataConn
 	conn Conn     // the handle Open returned
 	obs  Observer // never nil: Open stores a loginFunc
+	// local is the source address of every connection of the session
+	// (Options.LocalAddrs); nil: the system's choice.
+	local net.Addr
 
 	dl  int64 // deadline in the heap, unix nanoseconds
 	idx int   // heap index, -1 when not in the heap
@@ -337,7 +340,7 @@ type dataConn struct {
 // dial runs on its own goroutine for an on-loop data connection.
 func (d *dataConn) dial() {
 	defer d.ct.e.wg.Done()
-	dl := net.Dialer{Timeout: d.ct.e.opts.ConnectTimeout}
+	dl := net.Dialer{Timeout: d.ct.e.opts.ConnectTimeout, LocalAddr: d.ct.local}
 	c, err := dialTCP(d.ct.e.dialCtx, &dl, d.req.Network, d.req.Addr)
 	if err != nil {
 		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, dialError(d.req.Addr, err)) })
@@ -508,7 +511,7 @@ func (d *dataConn) runOffLoop() {
 	// completes the request, as this goroutine may use the caller's writer
 	// or reader until then.
 	ctx := d.off.ctx
-	dl := net.Dialer{Timeout: d.ct.e.opts.ConnectTimeout}
+	dl := net.Dialer{Timeout: d.ct.e.opts.ConnectTimeout, LocalAddr: d.ct.local}
 	c, err := dl.DialContext(ctx, d.req.Network, d.req.Addr)
 	if err != nil {
 		d.ct.later(func() { d.ct.s.DataClosed(d.req, 0, dialError(d.req.Addr, err)) })

@@ -54,3 +54,50 @@ func Example() {
 	// job 42: reply-530: ftp: PASS: 530 Login incorrect
 	// 99 ok, 1 failed, 120582 bytes
 }
+
+// One run split in two, as two processes (here two engines) would run it,
+// then merged: each segment gets every other job and half the concurrency.
+func ExampleMerge() {
+	srv, err := leanserver.Start(leanserver.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	cfg := &session.Config{User: "demo", Password: "secret"}
+	jobs := make([]swarm.Job, 9)
+	for i := range jobs {
+		jobs[i] = swarm.Job{Addr: srv.Addr, Config: cfg, Script: []swarm.Step{{Cmd: ftp.Cmd("PWD")}}}
+	}
+	var parts []swarm.Stats
+	for i := 0; i < 2; i++ {
+		e, err := engine.New(engine.Options{})
+		if err != nil {
+			panic(err)
+		}
+		sw, err := swarm.Start(context.Background(), e, jobs, swarm.Options{
+			Concurrency: 4,
+			RunID:       "example", // the same in every segment of the run
+			Segment:     swarm.Segment{I: i, N: 2},
+		})
+		if err != nil {
+			panic(err)
+		}
+		st := sw.Wait()
+		e.Close()
+		fmt.Printf("segment %v: %d sessions\n", st.Segment, st.Sessions)
+		parts = append(parts, st) // in practice: JSON files from each process
+	}
+	all, err := swarm.Merge(parts...)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("whole run: %d sessions, %d ok, %d timed\n", all.Sessions, all.OK, all.Total.Count)
+
+	_, err = swarm.Merge(parts[0], parts[0])
+	fmt.Println(err)
+	// Output:
+	// segment 0/2: 5 sessions
+	// segment 1/2: 4 sessions
+	// whole run: 9 sessions, 9 ok, 9 timed
+	// swarm: merge: ftp: invalid argument: overlapping segments (part 1): segment 0/2 is also part 0
+}

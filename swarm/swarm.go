@@ -14,6 +14,16 @@
 // launcher goroutine opens sessions as the caps allow. One delivery goroutine
 // gathers results and calls [Options.OnResult], in the order sessions finish; it
 // may block without holding up any loop (results queue meanwhile).
+//
+// # Beyond one machine
+//
+// [Stats] keep timings in histograms, in the same memory for ten sessions or ten
+// million. [Options.Segment] runs one of N disjoint slices of a run, so that N
+// processes on N hosts do one run's work between them, and [Merge] adds their
+// Stats (sent as JSON) up into the whole run's, refusing slices that do not
+// belong together. [engine.Options.LocalAddrs] spreads one host's connections
+// over several source addresses. docs/distributed.md shows a run on
+// Kubernetes and from a shell.
 package swarm
 
 import (
@@ -73,6 +83,22 @@ type Options struct {
 	// OnResult, if set, runs for each session as it finishes, on the swarm's
 	// delivery goroutine (never on a loop), one call at a time.
 	OnResult func(Result)
+	// Segment runs one slice of the jobs and of the caps (Concurrency,
+	// Rate), so that N processes given the same jobs and options, each its
+	// own Segment, together do the work of one swarm; see [Segment] for the
+	// rule. The zero value runs every job.
+	Segment Segment
+	// StartAt, if set, is when the run begins: no session starts before it,
+	// and the Rate timetable counts from it (session i no earlier than
+	// StartAt + i/Rate). Segments of one run given the same StartAt keep one
+	// timetable however far apart their processes started; a process that
+	// starts after StartAt catches up at once (within the caps). Zero: when
+	// Start is called.
+	StartAt time.Time
+	// RunID names this particular run (a Kubernetes Job's uid, a timestamp):
+	// it goes into Stats.Run (see [Fingerprint]) so that results of two runs
+	// with the same parameters do not merge.
+	RunID string
 	// NoRaiseLimit keeps RLIMIT_NOFILE as it is. By default Start raises the
 	// soft limit to the hard limit when the swarm may need more descriptors,
 	// and fails with a *rlimit.TooLowError when even the hard limit is short.
@@ -81,7 +107,7 @@ type Options struct {
 
 // Result is the outcome of one session.
 type Result struct {
-	Index int   // the job's index in the slice given to Start
+	Index int   // the job's index in the slice given to Start (the whole run's)
 	Err   error // nil: logged in, ran the script and quit cleanly
 	// Step is where the session ended: -1 during connect or login, i for
 	// Script[i], len(Script) for the final QUIT.
@@ -99,8 +125,10 @@ var ErrStopped = fmt.Errorf("%w: swarm stopped", ftp.ErrCanceled)
 // Swarm is a running set of sessions.
 type Swarm struct {
 	e     *engine.Engine
-	jobs  []Job
+	job   func(int) Job
 	opts  Options
+	seg   Segment
+	count int // jobs of the segment
 	start time.Time
 
 	sem        chan struct{} // concurrency slots (nil: no cap)
@@ -110,7 +138,7 @@ type Swarm struct {
 	released   atomic.Bool
 
 	mu    sync.Mutex
-	live  []*run // by job index, while the session is open
+	live  map[int32]*run // by job index, while the session is open
 	out   []Result
 	kick  chan struct{}
 	held  int
@@ -131,48 +159,76 @@ func Loops(n int) int {
 	return n
 }
 
-// Start launches jobs on e and returns at once. ctx ends the swarm early, like
-// Stop. The engine stays the caller's: close it after Wait.
+// Start launches jobs (those of Options.Segment) on e and returns at once. ctx
+// ends the swarm early, like Stop. The engine stays the caller's: close it
+// after Wait.
 func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Swarm, error) {
-	n := len(jobs)
-	if opts.Hold && opts.Concurrency > 0 && opts.Concurrency < n {
+	return StartFunc(ctx, e, len(jobs), func(i int) Job { return jobs[i] }, opts)
+}
+
+// StartFunc is Start with the run's jobs given by index instead of as a slice:
+// job(i) for 0 ≤ i < total. A run of many alike sessions then holds no job
+// list, and its memory does not grow with total. job must return the same Job
+// for the same index every time (Start, the fingerprint and the launcher each
+// call it, and so does every segment's process); it runs on the caller's
+// goroutine and on the swarm's launcher, never on a loop.
+func StartFunc(ctx context.Context, e *engine.Engine, total int, job func(i int) Job, opts Options) (*Swarm, error) {
+	if err := opts.Segment.Validate(); err != nil {
+		return nil, err
+	}
+	seg := opts.Segment.norm()
+	n := seg.Share(total)
+	conc := opts.Concurrency
+	if conc > 0 {
+		conc = seg.Share(opts.Concurrency)
+		if conc == 0 && n > 0 {
+			return nil, fmt.Errorf("%w: swarm: Concurrency %d cannot be split %d ways: segment %s would have jobs but no slot",
+				ftp.ErrInvalidArgument, opts.Concurrency, seg.N, seg)
+		}
+	}
+	if opts.Hold && conc > 0 && conc < n {
 		return nil, fmt.Errorf("%w: swarm: Hold keeps every session open, so Concurrency (%d) must be 0 or at least the number of jobs (%d)",
-			ftp.ErrInvalidArgument, opts.Concurrency, n)
+			ftp.ErrInvalidArgument, opts.Concurrency, total)
 	}
 	if opts.MaxConnecting <= 0 {
 		opts.MaxConnecting = 128
 	}
-	for i, j := range jobs {
-		if j.Config == nil || j.Addr == "" {
+	for i := 0; i < total; i++ {
+		if j := job(i); j.Config == nil || j.Addr == "" {
 			return nil, fmt.Errorf("%w: swarm: job %d has no address or no Config", ftp.ErrInvalidArgument, i)
 		}
 	}
 	if !opts.NoRaiseLimit {
-		if _, err := rlimit.Ensure(needFDs(jobs, opts)); err != nil {
+		if _, err := rlimit.Ensure(needFDs(total, job, n, conc, opts.MaxConnecting)); err != nil {
 			return nil, err
 		}
 	}
 	s := &Swarm{
 		e:          e,
-		jobs:       jobs,
+		job:        job,
 		opts:       opts,
+		seg:        seg,
+		count:      n,
 		start:      time.Now(),
 		connecting: make(chan struct{}, opts.MaxConnecting),
 		stop:       make(chan struct{}),
-		live:       make([]*run, n),
+		live:       map[int32]*run{},
 		kick:       make(chan struct{}, 1),
 		heldC:      make(chan struct{}),
 		done:       make(chan struct{}),
 	}
-	if opts.Concurrency > 0 && opts.Concurrency < n {
-		s.sem = make(chan struct{}, opts.Concurrency)
+	if conc > 0 && conc < n {
+		s.sem = make(chan struct{}, conc)
+	}
+	if opts.StartAt.After(s.start) {
+		s.start = opts.StartAt // Wall counts from the run's beginning
 	}
 	if n == 0 {
 		close(s.heldC)
 	}
 	s.wg.Add(2)
 	go s.launch()
-	go s.deliver()
+	go s.deliver(fingerprint(opts.RunID, total, job, opts), total)
 	if ctx.Done() != nil {
 		s.wg.Add(1)
 		go func() {
@@ -191,14 +247,14 @@ func Start(ctx context.Context, e *engine.Engine, jobs []Job, opts Options) (*Sw
 // connection per open session, a data connection per open session whose script
 // moves data, the dials in flight twice (the engine duplicates each one while
 // handing it to a loop), and a margin.
-func needFDs(jobs []Job, opts Options) uint64 {
-	open := len(jobs)
-	if opts.Concurrency > 0 && opts.Concurrency < open {
-		open = opts.Concurrency
+func needFDs(total int, job func(int) Job, n, conc, maxConnecting int) uint64 {
+	open := n
+	if conc > 0 && conc < open {
+		open = conc
 	}
 	data := false
-	for _, j := range jobs {
-		for _, st := range j.Script {
+	for i := 0; i < total; i++ {
+		for _, st := range job(i).Script {
 			if st.Data != nil {
 				data = true
 			}
@@ -207,7 +263,7 @@ func needFDs(jobs []Job, opts Options) uint64 {
 			break
 		}
 	}
-	inFlight := opts.MaxConnecting
+	inFlight := maxConnecting
 	if inFlight > open {
 		inFlight = open
 	}
@@ -287,30 +343,43 @@ func (s *Swarm) launch() {
 		every = time.Duration(float64(time.Second) / s.opts.Rate)
 	}
 	t0 := time.Now()
-	for i := range s.jobs {
+	if at := s.opts.StartAt; !at.IsZero() {
+		if wait := time.Until(at); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-s.stop:
+				s.skipFrom(0, false)
+				return
+			}
+		}
+		t0 = at
+	}
+	for k := 0; k < s.count; k++ {
+		i := s.seg.I + k*s.seg.N // the job's index in the whole run
 		if !s.acquire(s.sem) {
-			s.skipFrom(i, false)
+			s.skipFrom(k, false)
 			return
 		}
 		if !s.acquire(s.connecting) {
-			s.skipFrom(i, s.sem != nil)
+			s.skipFrom(k, s.sem != nil)
 			return
 		}
 		if every > 0 {
+			// The whole run's timetable, whichever segment this is.
 			if wait := time.Until(t0.Add(time.Duration(i) * every)); wait > time.Millisecond {
 				select {
 				case <-time.After(wait):
 				case <-s.stop:
 					<-s.connecting
-					s.skipFrom(i, s.sem != nil)
+					s.skipFrom(k, s.sem != nil)
 					return
 				}
 			}
 		}
-		j := &s.jobs[i]
-		r := &run{sw: s, idx: int32(i), step: -1, t0: time.Now().UnixNano(), slot: s.sem != nil, connecting: true}
+		j := s.job(i)
+		r := &run{sw: s, idx: int32(i), step: -1, script: j.Script, t0: time.Now().UnixNano(), slot: s.sem != nil, connecting: true}
 		s.mu.Lock()
-		s.live[i] = r
+		s.live[r.idx] = r
 		s.mu.Unlock()
 		conn, err := s.e.OpenObserved(j.Addr, j.Config, r)
 		if err != nil {
@@ -320,7 +389,7 @@ func (s *Swarm) launch() {
 			continue
 		}
 		s.mu.Lock()
-		if s.live[i] == r {
+		if s.live[r.idx] == r {
 			r.conn = conn
 		}
 		s.mu.Unlock()
@@ -350,11 +419,11 @@ func (s *Swarm) acquire(sem chan struct{}) bool {
 	}
 }
 
-// skipFrom reports every job from i on as never started; slot says that job i
-// holds a concurrency slot.
-func (s *Swarm) skipFrom(i int, slot bool) {
-	for ; i < len(s.jobs); i++ {
-		r := &run{sw: s, idx: int32(i), step: -1, t0: time.Now().UnixNano(), slot: slot, ended: true}
+// skipFrom reports every job of the segment from its k-th on as never started;
+// slot says that the k-th holds a concurrency slot.
+func (s *Swarm) skipFrom(k int, slot bool) {
+	for ; k < s.count; k++ {
+		r := &run{sw: s, idx: int32(s.seg.I + k*s.seg.N), step: -1, t0: time.Now().UnixNano(), slot: slot, ended: true}
 		slot = false
 		s.finish(r, ErrStopped)
 	}
@@ -377,14 +446,14 @@ func (s *Swarm) finish(r *run, err error) {
 		<-s.sem
 	}
 	s.mu.Lock()
-	s.live[r.idx] = nil
+	delete(s.live, r.idx)
 	if r.holding {
 		r.holding = false
 		s.held--
 	}
 	s.ended++
 	s.out = append(s.out, res)
-	if s.held+s.ended == len(s.jobs) {
+	if s.held+s.ended == s.count {
 		s.closeHeld()
 	}
 	s.mu.Unlock()
@@ -403,11 +472,12 @@ func (s *Swarm) closeHeld() {
 }
 
 // deliver hands results to OnResult and folds them into the statistics.
-func (s *Swarm) deliver() {
+func (s *Swarm) deliver(run string, jobs int) {
 	defer s.wg.Done()
-	acc := newAccumulator(len(s.jobs))
+	acc := newAccumulator(s.count)
+	acc.st.Run, acc.st.Segment, acc.st.Jobs = run, s.seg, jobs
 	var batch []Result
-	for acc.n < len(s.jobs) {
+	for acc.n < s.count {
 		<-s.kick
 		s.mu.Lock()
 		batch, s.out = s.out, batch[:0]
@@ -427,11 +497,12 @@ func (s *Swarm) deliver() {
 // fields belong to the session's loop, except conn, holding (guarded by sw.mu),
 // and the fields the launcher sets before Open.
 type run struct {
-	sw    *Swarm
-	conn  *engine.Conn
-	err   error // the first failure of a step, reported in place of QUIT's outcome
-	t0    int64 // unix nanoseconds at Open
-	bytes int64
+	sw     *Swarm
+	conn   *engine.Conn
+	script []Step
+	err    error // the first failure of a step, reported in place of QUIT's outcome
+	t0     int64 // unix nanoseconds at Open
+	bytes  int64
 
 	connected int64 // nanoseconds from t0 to the TCP connection, 0: not yet
 	loggedIn  int64 // nanoseconds from t0 to the login, 0: not yet
@@ -483,7 +554,7 @@ func (r *run) Ended(_ *engine.Conn, err error) {
 
 // next queues the script's next step, or the end of the session.
 func (r *run) next(c *engine.Conn, s *session.Session) {
-	script := r.sw.jobs[r.idx].Script
+	script := r.script
 	if int(r.step) < len(script) {
 		st := &script[r.step]
 		s.Do(&session.Request{Cmd: st.Cmd, Handler: st.Handler, Data: st.Data, Done: r.stepDone(c, s)})
@@ -495,7 +566,7 @@ func (r *run) next(c *engine.Conn, s *session.Session) {
 			r.conn = c
 			r.holding = true
 			r.sw.held++
-			if r.sw.held+r.sw.ended == len(r.sw.jobs) {
+			if r.sw.held+r.sw.ended == r.sw.count {
 				r.sw.closeHeld()
 			}
 			r.sw.mu.Unlock()
@@ -515,7 +586,7 @@ func (r *run) stepDone(c *engine.Conn, s *session.Session) func(session.Result) 
 		r.bytes += res.Bytes
 		err := res.Err
 		if err == nil {
-			if check := r.sw.jobs[r.idx].Script[r.step].Check; check != nil {
+			if check := r.script[r.step].Check; check != nil {
 				err = check(res)
 			}
 		}
@@ -553,7 +624,7 @@ func (r *run) quitHeld(s *session.Session) {
 // quit sends QUIT; the session closes after the reply, and Ended reports.
 func (r *run) quit(s *session.Session) {
 	if r.err == nil {
-		r.step = int32(len(r.sw.jobs[r.idx].Script))
+		r.step = int32(len(r.script))
 	}
 	s.Do(&session.Request{Cmd: ftp.Cmd("QUIT"), Done: r.quitDone})
 }

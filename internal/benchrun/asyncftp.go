@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/asyncftp/asyncftp/engine"
@@ -60,10 +61,8 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 	default:
 		return r, fmt.Errorf("benchrun: unknown scenario %q", p.Scenario)
 	}
-	jobs := make([]swarm.Job, p.Sessions)
-	for i := range jobs {
-		jobs[i] = swarm.Job{Addr: p.Addr, Config: cfg, Script: script}
-	}
+	// Every session is alike: no job list, so memory does not grow with -n.
+	job := swarm.Job{Addr: p.Addr, Config: cfg, Script: script}
 	e, err := engine.New(engine.Options{Loops: loops})
 	if err != nil {
 		return r, err
@@ -91,7 +90,7 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 		r.IdleRSSBefore = SettledRSS()
 	}
 	m := StartMeter()
-	sw, err := swarm.Start(ctx, e, jobs, opts)
+	sw, err := swarm.StartFunc(ctx, e, p.Sessions, func(int) swarm.Job { return job }, opts)
 	if err != nil {
 		return r, err
 	}
@@ -109,6 +108,8 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 	}
 	st := sw.Wait()
 	m.Fill(&r, nil)
+	r.EndRSSKiB = SettledRSS() / 1024
+	runtime.KeepAlive(sw)
 	r.OK, r.Failed, r.Bytes = st.OK, st.Failed, st.Bytes
 	r.Errors, r.FirstError = errs.Count, errs.First
 	r.P50Ms, r.P99Ms = ms(st.Total.P50), ms(st.Total.P99)

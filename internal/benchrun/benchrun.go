@@ -95,16 +95,19 @@ type Report struct {
 	SessionsPerCPUS  float64 `json:"sessions_per_cpu_s"` // sessions / RunCPUS
 	SessionsPerWallS float64 `json:"sessions_per_s"`
 	MaxRSSKiB        int64   `json:"max_rss_kib"`
-	IdleRSSBefore    int64   `json:"idle_rss_before,omitempty"` // bytes, 0 sessions
-	IdleRSSHeld      int64   `json:"idle_rss_held,omitempty"`   // bytes, all held
-	IdleRSSPerSessB  float64 `json:"idle_rss_per_session_b,omitempty"`
-	P50Ms            float64 `json:"p50_ms"`
-	P99Ms            float64 `json:"p99_ms"`
-	Bytes            int64   `json:"bytes"`
-	MBps             float64 `json:"mb_s,omitempty"` // bigretr: 10^6 bytes per second of transfer
-	ServerCPUS       float64 `json:"server_cpu_s,omitempty"`
-	TimeWaitBefore   int     `json:"time_wait_before,omitempty"`
-	Round            int     `json:"round,omitempty"`
+	// EndRSSKiB is the RSS once every session has ended, the swarm's
+	// statistics still held, after a GC (asyncftp only).
+	EndRSSKiB       int64   `json:"end_rss_kib,omitempty"`
+	IdleRSSBefore   int64   `json:"idle_rss_before,omitempty"` // bytes, 0 sessions
+	IdleRSSHeld     int64   `json:"idle_rss_held,omitempty"`   // bytes, all held
+	IdleRSSPerSessB float64 `json:"idle_rss_per_session_b,omitempty"`
+	P50Ms           float64 `json:"p50_ms"`
+	P99Ms           float64 `json:"p99_ms"`
+	Bytes           int64   `json:"bytes"`
+	MBps            float64 `json:"mb_s,omitempty"` // bigretr: 10^6 bytes per second of transfer
+	ServerCPUS      float64 `json:"server_cpu_s,omitempty"`
+	TimeWaitBefore  int     `json:"time_wait_before,omitempty"`
+	Round           int     `json:"round,omitempty"`
 }
 
 // CPU returns the process's user and system CPU time so far.

@@ -89,6 +89,9 @@ type command struct {
 	summary string // one line for the command list
 	help    string // description and examples, shown by --help
 	hidden  bool   // left out of the command list (still documented at its foot)
+	// parent names the command this one belongs under ("swarm" for "swarm
+	// merge"); "" for a command of its own. Its parent's help describes it.
+	parent string
 	// minArgs and maxArgs bound the positional arguments (maxArgs < 0: no limit).
 	minArgs, maxArgs int
 	// complete says how each positional argument is completed; the last kind
@@ -101,7 +104,10 @@ type command struct {
 
 var commands = map[string]*command{}
 
-func register(c *command) { commands[c.name] = c }
+func register(c *command) { commands[c.path()] = c }
+
+// path is the command's name as typed after asyncftp: "ls", "swarm merge".
+func (c *command) path() string { return strings.TrimSpace(c.parent + " " + c.name) }
 
 // Main runs the tool with args (without the program name) and returns the exit code.
 func Main(args []string, e *Env) int {
@@ -133,7 +139,7 @@ func Main(args []string, e *Env) int {
 	}
 	name := ""
 	if c != nil && c != root {
-		name = c.Name()
+		name = strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
 	}
 	return report(e, name, ctx, err)
 }
@@ -178,6 +184,7 @@ func newRoot(e *Env, ran *bool) *cobra.Command {
 		}
 		return names[i] < names[j]
 	})
+	byName := map[string]*cobra.Command{}
 	for _, n := range names {
 		c := commands[n]
 		cc := &cobra.Command{
@@ -197,7 +204,15 @@ func newRoot(e *Env, ran *bool) *cobra.Command {
 		cc.ValidArgsFunction = c.completeArgs(e)
 		registerFlagCompletions(cc)
 		byCobra[cc] = c
-		root.AddCommand(cc)
+		byName[n] = cc
+		if c.parent == "" {
+			root.AddCommand(cc)
+		}
+	}
+	for _, n := range names {
+		if c := commands[n]; c.parent != "" {
+			byName[c.parent].AddCommand(byName[n])
+		}
 	}
 
 	// cobra's completion command (bash, zsh, fish, powershell) only prints
@@ -220,9 +235,9 @@ func newRoot(e *Env, ran *bool) *cobra.Command {
 func (c *command) checkArgs(_ *cobra.Command, pos []string) error {
 	switch {
 	case len(pos) < c.minArgs:
-		return usageErrorf("missing arguments: usage is asyncftp %s [flags] %s", c.name, c.args)
+		return usageErrorf("missing arguments: usage is asyncftp %s [flags] %s", c.path(), c.args)
 	case c.maxArgs >= 0 && len(pos) > c.maxArgs:
-		return usageErrorf("too many arguments (%q): usage is asyncftp %s [flags] %s", pos[c.maxArgs:], c.name, c.args)
+		return usageErrorf("too many arguments (%q): usage is asyncftp %s [flags] %s", pos[c.maxArgs:], c.path(), c.args)
 	}
 	return nil
 }
@@ -332,7 +347,7 @@ Commands:
 `)
 	names := make([]string, 0, len(commands))
 	for n, c := range commands {
-		if !c.hidden {
+		if !c.hidden && c.parent == "" {
 			names = append(names, n)
 		}
 	}
@@ -382,7 +397,7 @@ func commandOrder(name string) int {
 
 // commandHelp prints a command's help: usage line, description, flags, exit codes.
 func commandHelp(w io.Writer, c *command, f *pflag.FlagSet) {
-	fmt.Fprintf(w, "Usage: asyncftp %s [flags] %s\n\n", c.name, c.args)
+	fmt.Fprintf(w, "Usage: asyncftp %s [flags] %s\n\n", c.path(), c.args)
 	fmt.Fprintln(w, strings.TrimSpace(c.help))
 	if f != nil && f.HasAvailableFlags() {
 		fmt.Fprintln(w, "\nFlags:")

@@ -36,6 +36,11 @@ type Options struct {
 	PoolSize int
 	// DataTimeout bounds the wait for a client's data connection (default 10s).
 	DataTimeout time.Duration
+	// Accepted, if set, sees every connection the server accepts: a control
+	// connection with data nil, a data connection with the control connection
+	// it belongs to (tests check where clients connect from). It runs on the
+	// connection's goroutine and must not block.
+	Accepted func(ctrl, data net.Conn)
 }
 
 // Files served besides /big.bin.
@@ -260,6 +265,9 @@ func (s *Server) serve(nc net.Conn) {
 	defer s.forget(nc)
 	c := &conn{s: s, c: nc, r: bufio.NewReaderSize(nc, 512), w: bufio.NewWriterSize(nc, 512)}
 	defer c.dropData()
+	if s.opts.Accepted != nil {
+		s.opts.Accepted(nc, nil)
+	}
 	if !c.reply(rGreeting) {
 		return
 	}
@@ -422,6 +430,9 @@ func (c *conn) transfer(body func(io.Writer) error) bool {
 	}
 	_ = l.SetDeadline(time.Time{})
 	c.s.give(l)
+	if c.s.opts.Accepted != nil {
+		c.s.opts.Accepted(c.c, dc)
+	}
 	if !c.reply(rOpening) {
 		dc.Close()
 		return false
