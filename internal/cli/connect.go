@@ -53,10 +53,7 @@ func (o *common) register(f *pflag.FlagSet) {
 	if o.transfers {
 		f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar and no messages, only errors")
 	}
-	f.BoolVar(&o.tls, "tls", false, "explicit FTPS: AUTH TLS on an ftp:// URL (ftps:// is implicit FTPS)")
-	f.StringVar(&o.ca, "ca", "", "FTPS: trust the PEM certificates in `FILE` instead of the system roots")
-	f.StringVar(&o.pin, "pin", "", "FTPS: trust only a server whose public key has this pin `SHA256` (sha256//BASE64 or hex; comma-separated for several)")
-	f.BoolVar(&o.insecure, "insecure", false, "FTPS: do not verify the server's certificate (unsafe; says so on stderr)")
+	o.registerTLS(f)
 	f.DurationVar(&o.timeout, "timeout", 0, timeoutHelp)
 	f.BoolVar(&o.noEPSV, "no-epsv", false, "use PASV only (some firewalls and old servers mishandle EPSV)")
 	f.BoolVar(&o.active, "active", false, "active mode: the server connects to us for data (EPRT, or PORT); the same as --data-mode active")
@@ -64,6 +61,14 @@ func (o *common) register(f *pflag.FlagSet) {
 	f.StringVar(&o.activePorts, "active-ports", "", "active mode: listen on a port in the range `MIN-MAX` (a firewall opening)")
 	f.StringVar(&o.activeAddr, "active-addr", "", "active mode: advertise the address `IP` in EPRT/PORT (a public address behind NAT)")
 	f.DurationVar(&o.keepalive, "keepalive", defaultKeepalive, "send NOOP every `DURATION` on the control connection during long transfers and while pooled sessions wait; 0 turns it off")
+}
+
+// registerTLS defines the FTPS flags: --tls, --ca, --pin, --insecure.
+func (o *common) registerTLS(f *pflag.FlagSet) {
+	f.BoolVar(&o.tls, "tls", false, "explicit FTPS: AUTH TLS on an ftp:// URL (ftps:// is implicit FTPS)")
+	f.StringVar(&o.ca, "ca", "", "FTPS: trust the PEM certificates in `FILE` instead of the system roots")
+	f.StringVar(&o.pin, "pin", "", "FTPS: trust only a server whose public key has this pin `SHA256` (sha256//BASE64 or hex; comma-separated for several)")
+	f.BoolVar(&o.insecure, "insecure", false, "FTPS: do not verify the server's certificate (unsafe; says so on stderr)")
 }
 
 // timeoutHelp says what --timeout bounds.

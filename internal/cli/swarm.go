@@ -41,13 +41,17 @@ them (session i is in segment i mod N; see docs/distributed.md); give them one
 --start-at in every segment lines their --rate timetables up. --source spreads
 the connections over local addresses, to get past one address's ports.
 
-Plain FTP only (the engine has no TLS). The open-file limit is raised to the
-hard limit when needed; a run the hard limit cannot hold stops with a message
-that says how to raise it.
+FTPS too: --tls (explicit, AUTH TLS) or an ftps:// URL (implicit), with --ca,
+--pin or --insecure as for the other commands; every session does its own
+handshakes, on the same event loops, and its data connections resume its
+control connection's TLS session. The open-file limit is raised to the hard
+limit when needed; a run the hard limit cannot hold stops with a message that
+says how to raise it.
 
 Examples:
   asyncftp swarm -n 1000 -c 200 --cmd PWD --cmd "RETR 1k.bin" ftp://bench:pw@127.0.0.1:2121/
   asyncftp swarm -n 10000 --hold 30s ftp://127.0.0.1:2121/
+  asyncftp swarm -n 1000 -c 100 --tls --ca cert.pem --cmd "RETR 1k.bin" ftp://bench:pw@127.0.0.1:2121/
   asyncftp swarm -n 40000 --source 127.0.0.2,127.0.0.3 ftp://127.0.0.1:2121/
   asyncftp swarm --segment 0/2 --run-id r1 -n 1000 --json ftp://127.0.0.1:2121/ > a.json
   asyncftp swarm --segment 1/2 --run-id r1 -n 1000 --json ftp://127.0.0.1:2121/ > b.json
@@ -69,6 +73,7 @@ type swarmOptions struct {
 	segment, runID  string
 	startAt         string
 	sources         []string
+	tls             common // only its FTPS flags
 }
 
 func swarmFlags(f *pflag.FlagSet) runFunc {
@@ -86,6 +91,7 @@ func swarmFlags(f *pflag.FlagSet) runFunc {
 	f.StringVar(&o.runID, "run-id", "", "a name for this run, the same in every segment (`ID`)")
 	f.StringVar(&o.startAt, "start-at", "", "begin at `TIME` (RFC 3339), the same in every segment: one rate timetable")
 	f.StringSliceVar(&o.sources, "source", nil, "local addresses to connect from, in turn (`ADDR[,ADDR…]`)")
+	o.tls.registerTLS(f)
 	return func(ctx context.Context, e *Env, pos []string) error { return runSwarm(ctx, e, *o, pos) }
 }
 
@@ -122,18 +128,19 @@ func runSwarm(ctx context.Context, e *Env, o swarmOptions, pos []string) error {
 		}
 		local = append(local, ip)
 	}
-	t, err := ParseURL(pos[0])
+	t, err := o.tls.target(pos[0])
 	if err != nil {
-		return usageErrorf("%v", err)
+		return err
 	}
-	if t.TLS != session.TLSNone {
-		return usageErrorf("swarm runs on the event-loop engine, which has no TLS: use an ftp:// URL")
+	tlsOpts, err := o.tls.clientTLS(e, t)
+	if err != nil {
+		return err
 	}
 	creds, warnings := ResolveCreds(t, e.Getenv)
 	for _, w := range warnings {
 		fmt.Fprintf(e.Stderr, "asyncftp: warning: %s\n", w)
 	}
-	cfg := &session.Config{User: creds.User, Password: creds.Password, Account: session.Secret(creds.Account)}
+	cfg := &session.Config{User: creds.User, Password: creds.Password, Account: session.Secret(creds.Account), TLS: t.TLS}
 	if timeout > 0 {
 		cfg.Timeouts.Greeting, cfg.Timeouts.Reply, cfg.Timeouts.DataConnect = timeout, timeout, timeout
 		cfg.Timeouts.DataIdle = timeout
@@ -158,7 +165,7 @@ func runSwarm(ctx context.Context, e *Env, o swarmOptions, pos []string) error {
 	}
 	// Every session is alike: no job list, so memory does not grow with -n.
 	job := swarm.Job{Addr: t.Addr(), Config: cfg, Script: script}
-	eng, err := engine.New(engine.Options{Loops: swarm.Loops(loops), ConnectTimeout: timeout, LocalAddrs: local})
+	eng, err := engine.New(engine.Options{Loops: swarm.Loops(loops), ConnectTimeout: timeout, LocalAddrs: local, TLS: tlsOpts})
 	if err != nil {
 		return err
 	}
