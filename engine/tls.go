@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -248,9 +249,14 @@ func (h *handshake) run() {
 	h.timer.Stop()
 	if err == nil {
 		// The link stays in handshake mode until done runs on the loop: a
-		// record that arrives meanwhile is pushed, and read there.
-		if cerr := h.l.failed(); cerr != nil {
-			err = cerr // cancelled after the last flight: the loop closed it
+		// record that arrives meanwhile is pushed, and read there. A
+		// cancellation after the last flight (the loop closed the
+		// connection, the engine closed) fails the handshake; the peer's
+		// end of stream (io.EOF, from OnClose) does not: a server may send
+		// its data and FIN before the worker gets here, and those bytes
+		// are in the link for the loop to read.
+		if cerr := h.l.failed(); cerr != nil && !errors.Is(cerr, io.EOF) {
+			err = cerr
 		}
 	}
 	h.loop.execute(func() { h.done(err) })

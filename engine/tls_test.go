@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
@@ -196,6 +197,8 @@ type fakeGnet struct {
 	mu    sync.Mutex
 	wrote [][]byte
 	async int // writes through AsyncWrite (handshake mode)
+	// afterAsync, if set, runs after each AsyncWrite with the count so far.
+	afterAsync func(n int)
 }
 
 var fakeAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 21}
@@ -205,9 +208,13 @@ func (f *fakeGnet) RemoteAddr() net.Addr { return fakeAddr }
 
 func (f *fakeGnet) AsyncWrite(p []byte, _ gnet.AsyncCallback) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.wrote = append(f.wrote, p)
 	f.async++
+	n := f.async
+	f.mu.Unlock()
+	if f.afterAsync != nil {
+		f.afterAsync(n)
+	}
 	return nil
 }
 
@@ -411,5 +418,52 @@ func TestTLSKeepsNoTemporaryError(t *testing.T) {
 	var ne net.Error
 	if !errors.As(errWouldBlock, &ne) || !ne.Temporary() || ne.Timeout() {
 		t.Fatal("errWouldBlock must be a temporary, non-timeout net.Error")
+	}
+}
+
+// fakeLoop runs what the engine queues on a loop at once, on the caller.
+type fakeLoop struct{ gnet.EventLoop }
+
+func (fakeLoop) Execute(ctx context.Context, r gnet.Runnable) error { return r.Run(ctx) }
+
+// TestTLSHandshakeOutlivesPeerEnd: a server whose data and FIN follow its
+// handshake so closely (a small file) that the loop sees the FIN before the
+// worker has reported the handshake: OnClose fails the link with io.EOF just
+// after the client's Finished went out. That is the end of the stream, not a
+// cancellation: the handshake succeeded, and every byte the server sent is
+// still there for the loop to read. The worker used to report io.EOF as the
+// handshake's result, and the download looked empty.
+func TestTLSHandshakeOutlivesPeerEnd(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	rec := record(t)
+	cryptotest.SetGlobalRandom(t, recSeed)
+	fg := &fakeGnet{}
+	l := newLink(fg)
+	tc := tls.Client(l, recClientConfig(t))
+	// Everything the server sends is there before the worker runs; the FIN
+	// is taken as soon as the client's second flight (its Finished) leaves.
+	l.push(rec.server)
+	fg.afterAsync = func(n int) {
+		if n == 2 {
+			l.fail(io.EOF)
+		}
+	}
+	res := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	h := &handshake{l: l, tc: tc, loop: &loop{el: fakeLoop{}}, timer: time.NewTimer(time.Hour), wg: &wg,
+		done: func(err error) { res <- err }}
+	newHandshakers(1).submit(h)
+	wg.Wait()
+	if err := <-res; err != nil {
+		t.Fatalf("handshake result %v; the handshake itself succeeded", err)
+	}
+	if l.failed() != io.EOF {
+		t.Fatalf("the FIN was not taken during the handshake (link error %v): the test missed its moment", l.failed())
+	}
+	l.settle()
+	got, err := io.ReadAll(tc)
+	if err != nil || !bytes.Equal(got, rec.plain) {
+		t.Fatalf("read %d of %d plaintext bytes after the handshake, %v", len(got), len(rec.plain), err)
 	}
 }

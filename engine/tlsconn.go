@@ -210,8 +210,9 @@ func (d *dataConn) secured(err error) {
 		// The server closed while the result was on its way (a small file:
 		// data and FIN right after the handshake). What it sent is in the
 		// link, after the handshake's records.
+		end := d.endEarly(err) // before dropped is set: it hands the session what arrived
 		d.dropped = true
-		ct.s.DataClosed(d.req, 0, d.endEarly(err))
+		ct.s.DataClosed(d.req, 0, end)
 		return
 	}
 	if err != nil {
