@@ -1,0 +1,453 @@
+package fsm_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asyncftp/asyncftp/client"
+	"github.com/asyncftp/asyncftp/engine"
+	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/ftptls"
+	"github.com/asyncftp/asyncftp/internal/embedserver"
+	"github.com/asyncftp/asyncftp/internal/ftptest"
+	"github.com/asyncftp/asyncftp/session"
+	"github.com/asyncftp/asyncftp/states"
+)
+
+// FTPS against hostile servers on the engine (issue #15): a stalled or
+// garbled handshake, records split to single bytes, corrupt and oversized
+// records, alerts and cuts in the middle of a transfer, clear data after PROT
+// P. Each case runs on a one-loop engine next to a bystander FTPS session
+// (goftp), which must still answer NOOP and LIST afterwards, and each ends
+// with the goroutines and descriptors of before.
+
+// hostileEnv is one case's engine, its bystander and the leak baseline.
+type hostileEnv struct {
+	lk   *fltLeaks
+	e    *engine.Engine
+	by   *client.Client
+	bySv *embedserver.Server
+	pool *x509.CertPool // trusts the scripted servers' certificate
+	srv  *ftptest.Server
+	off  bool // the victim moves its data off the loop (its own goroutine, tls.Conn over net.Conn)
+}
+
+// hostileBegin starts a one-loop engine whose control handshakes time out
+// after hs, and logs a bystander in over explicit FTPS on it.
+func hostileBegin(t *testing.T, hs time.Duration) *hostileEnv {
+	t.Helper()
+	env := &hostileEnv{lk: fltBegin(t)}
+	e, err := engine.New(engine.Options{Loops: 1, Tick: 10 * time.Millisecond, ConnectTimeout: 2 * time.Second, HandshakeTimeout: hs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	env.e = e
+	var byPool *x509.CertPool
+	env.bySv, byPool = ftpsEmbed(t, false)
+	env.by, err = client.Dial(fltCtx(t), env.bySv.Addr, &client.Options{
+		Engine: e,
+		Config: session.Config{User: embedserver.DefaultUser, Password: embedserver.DefaultPassword, TLS: session.TLSExplicit, Timeouts: fltShort},
+		TLS:    ftptls.Options{RootCAs: byPool},
+		OnLoop: true,
+	})
+	if err != nil {
+		t.Fatalf("bystander Dial: %v", err)
+	}
+	_, env.pool = ftptest.SelfSignedTLS()
+	return env
+}
+
+// victim dials the scripted server on env's engine with a watch on its
+// states; the Dial's error is returned, the client kept for Close.
+func (env *hostileEnv) victim(t *testing.T, script ftptest.Script, mode session.TLSMode, tune func(*session.Config)) (*client.Client, *fltWatch, error) {
+	t.Helper()
+	env.srv = ftptest.NewServer(t, script, ftptest.WithTimeout(3*time.Second), ftptest.WithoutLog())
+	w := fltNewWatch()
+	cfg := fltConfig(w, nil)
+	cfg.TLS = mode
+	if tune != nil {
+		tune(&cfg)
+	}
+	c, err := client.Dial(fltCtx(t), env.srv.Addr, &client.Options{
+		Engine: env.e, Config: cfg, TLS: ftptls.Options{RootCAs: env.pool}, OnLoop: !env.off, SkipSize: true,
+	})
+	if c != nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, w, err
+}
+
+// end checks the bystander still works on the loop, then that everything is
+// released.
+func (env *hostileEnv) end(t *testing.T) {
+	t.Helper()
+	ctx := fltCtx(t)
+	if err := env.by.Noop(ctx); err != nil {
+		t.Errorf("bystander NOOP after the case: %v", err)
+	}
+	if res, err := env.by.List(ctx, ""); err != nil || len(res.Entries) == 0 {
+		t.Errorf("bystander LIST after the case: %d entries, %v", len(res.Entries), err)
+	}
+	if err := env.by.Quit(ctx); err != nil {
+		t.Errorf("bystander QUIT: %v", err)
+	}
+	closers := []func(){func() { env.e.Close() }, func() { env.bySv.Close() }}
+	if env.srv != nil {
+		closers = append(closers, env.srv.Close)
+	}
+	env.lk.end(t, closers...)
+}
+
+// hostileLogin is an explicit FTPS login up to TYPE I, over TLS after the 234.
+func hostileLogin(srvCfg *tls.Config, more ...ftptest.Step) ftptest.Script {
+	s := ftptest.Script{
+		ftptest.Reply("220 hostile FTPS"),
+		ftptest.Expect("AUTH TLS"), ftptest.Reply("234 go ahead"),
+	}
+	s = append(s, more...)
+	return append(s,
+		ftptest.StartTLS(srvCfg),
+		ftptest.Expect("USER anonymous"), ftptest.Reply("331 password please"),
+		ftptest.Expect("PASS anonymous@"), ftptest.Reply("230 logged in"),
+		ftptest.Expect("PBSZ 0"), ftptest.Reply("200 PBSZ=0"),
+		ftptest.Expect("PROT P"), ftptest.Reply("200 private"),
+		ftptest.Expect("TYPE I"), ftptest.Reply("200 binary"),
+	)
+}
+
+// readHello reads the client's ClientHello (or what comes first) from the
+// control connection, in clear, so that the server's silence or garbage
+// follows it.
+func readHello() ftptest.Step {
+	return ftptest.Func(func(c *ftptest.Conn) error {
+		nc := c.NetConn()
+		nc.SetReadDeadline(time.Now().Add(c.Timeout()))
+		defer nc.SetReadDeadline(time.Time{})
+		var hdr [5]byte
+		if _, err := io.ReadFull(nc, hdr[:]); err != nil {
+			return err
+		}
+		if hdr[0] != 0x16 {
+			return errors.New("the client's first bytes after the 234 are not a TLS handshake record")
+		}
+		_, err := io.CopyN(io.Discard, nc, int64(hdr[3])<<8|int64(hdr[4]))
+		return err
+	})
+}
+
+// dataReadHello is readHello on the data connection.
+func dataReadHello() ftptest.Step {
+	return ftptest.Func(func(c *ftptest.Conn) error {
+		d := c.Data()
+		d.SetReadDeadline(time.Now().Add(c.Timeout()))
+		var hdr [5]byte
+		if _, err := io.ReadFull(d, hdr[:]); err != nil {
+			return err
+		}
+		_, err := io.CopyN(io.Discard, d, int64(hdr[3])<<8|int64(hdr[4]))
+		return err
+	})
+}
+
+// dataFIN closes the data connection's TCP socket under its TLS: a FIN with
+// no close_notify, at a record boundary.
+func dataFIN() ftptest.Step {
+	return ftptest.Func(func(c *ftptest.Conn) error {
+		tc, ok := c.Data().(*tls.Conn)
+		if !ok {
+			return errors.New("not a TLS data connection")
+		}
+		return tc.NetConn().Close()
+	})
+}
+
+// tlsOpError finds the *net.OpError that crypto/tls returns for an alert it
+// sent ("local error") or received ("remote error").
+func tlsOpError(err error, op, text string) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == op && strings.Contains(oe.Err.Error(), text)
+}
+
+func ftpsHostileBody(n int) []byte { return ftpsPattern("hostile", n) }
+
+// TestFTPSHostileHandshake: the control connection's handshake goes wrong.
+func TestFTPSHostileHandshake(t *testing.T) {
+	const hs = 300 * time.Millisecond
+	long := func(cfg *session.Config) {
+		// Every session timeout far beyond the handshake's: only the
+		// handshake timer can end the wait in time.
+		cfg.Timeouts = session.Timeouts{Greeting: 20 * time.Second, Reply: 20 * time.Second, DataConnect: 20 * time.Second, DataIdle: 20 * time.Second}
+	}
+	t.Run("SilentExplicit", func(t *testing.T) {
+		// After the 234 the server reads the ClientHello and never answers.
+		env := hostileBegin(t, hs)
+		start := time.Now()
+		_, w, err := env.victim(t, ftptest.Script{
+			ftptest.Reply("220 hostile FTPS"),
+			ftptest.Expect("AUTH TLS"), ftptest.Reply("234 go ahead"),
+			readHello(), ftptest.Stall(),
+		}, session.TLSExplicit, long)
+		took := time.Since(start)
+		var te *ftp.TimeoutError
+		if !errors.Is(err, ftp.ErrTimeout) || !errors.As(err, &te) || !strings.Contains(te.Op, "TLS handshake") {
+			t.Fatalf("Dial: %v (%T); want a *ftp.TimeoutError of the TLS handshake", err, err)
+		}
+		if took < hs || took > 5*time.Second {
+			t.Errorf("the handshake failed after %v; HandshakeTimeout is %v and every session timeout 20s", took, hs)
+		}
+		w.ended(t, states.Failed)
+		env.end(t)
+	})
+	t.Run("SilentImplicit", func(t *testing.T) {
+		env := hostileBegin(t, hs)
+		start := time.Now()
+		_, w, err := env.victim(t, ftptest.Script{readHello(), ftptest.Stall()}, session.TLSImplicit, long)
+		took := time.Since(start)
+		var te *ftp.TimeoutError
+		if !errors.Is(err, ftp.ErrTimeout) || !errors.As(err, &te) || !strings.Contains(te.Op, "TLS handshake") {
+			t.Fatalf("Dial: %v (%T); want a *ftp.TimeoutError of the TLS handshake", err, err)
+		}
+		if took < hs || took > 5*time.Second {
+			t.Errorf("the handshake failed after %v; HandshakeTimeout is %v and every session timeout 20s", took, hs)
+		}
+		w.ended(t, states.Failed)
+		env.end(t)
+	})
+	t.Run("NotTLS", func(t *testing.T) {
+		// Clear text where the ServerHello belongs.
+		env := hostileBegin(t, 5*time.Second)
+		_, w, err := env.victim(t, ftptest.Script{
+			ftptest.Reply("220 hostile FTPS"),
+			ftptest.Expect("AUTH TLS"), ftptest.Reply("234 go ahead"),
+			readHello(), ftptest.RawSend("200 this is no ServerHello\r\n"), ftptest.Stall(),
+		}, session.TLSExplicit, nil)
+		var rhe tls.RecordHeaderError
+		if !errors.As(err, &rhe) {
+			t.Fatalf("Dial: %v (%T); want a tls.RecordHeaderError", err, err)
+		}
+		if string(rhe.RecordHeader[:]) != "200 t" {
+			t.Errorf("the record header quoted is %q, want the server's first bytes", rhe.RecordHeader[:])
+		}
+		w.ended(t, states.Failed)
+		env.end(t)
+	})
+}
+
+// TestFTPSSplitRecords: a server that writes its whole TLS stream, handshakes
+// included, one byte per write. Nothing fails: login, LIST and a byte-exact
+// RETR, on the loop.
+func TestFTPSSplitRecords(t *testing.T) {
+	env := hostileBegin(t, 5*time.Second)
+	srvCfg, _ := ftptest.SelfSignedTLS()
+	listing := "-rw-r--r-- 1 ftp ftp 40000 Jan 02  2024 split.bin\r\n"
+	down := ftpsHostileBody(40000)
+	script := hostileLogin(srvCfg, ftptest.SplitWrites())
+	script = append(script,
+		ftptest.Expect("EPSV"), ftptest.PassiveEPSV(),
+		ftptest.Expect("LIST"), ftptest.Reply("150 listing"),
+		ftptest.DataAcceptTLS(nil), ftptest.DataSend([]byte(listing)), ftptest.DataClose(),
+		ftptest.Reply("226 listed"),
+		ftptest.Expect("EPSV"), ftptest.PassiveEPSV(),
+		ftptest.Expect("RETR split.bin"), ftptest.Reply("150 sending"),
+		ftptest.DataAcceptTLS(nil), ftptest.DataSend(down), ftptest.DataClose(),
+		ftptest.Reply("226 sent"),
+		ftptest.Expect("QUIT"), ftptest.Reply("221 bye"),
+	)
+	c, w, err := env.victim(t, script, session.TLSExplicit, nil)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	ctx := fltCtx(t)
+	if body, err := c.ListRaw(ctx, "LIST", ""); err != nil || string(body) != listing {
+		t.Fatalf("LIST: %q, %v", body, err)
+	}
+	var buf bytes.Buffer
+	if n, err := c.Retr(ctx, "split.bin", &buf); err != nil || !bytes.Equal(buf.Bytes(), down) {
+		t.Fatalf("RETR: %d bytes, %v, byte exact %v", n, err, bytes.Equal(buf.Bytes(), down))
+	}
+	if err := c.Quit(ctx); err != nil {
+		t.Fatalf("QUIT: %v", err)
+	}
+	w.ended(t, states.Closed)
+	env.srv.Wait()
+	env.end(t)
+}
+
+// TestFTPSHostileRecords: records after the handshake that no TLS client may
+// accept, on the control connection.
+func TestFTPSHostileRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		bytes []byte
+		check func(error) bool
+	}{
+		{"Oversized", ftptest.OversizedRecordHeader(), func(err error) bool {
+			var rhe tls.RecordHeaderError
+			return errors.As(err, &rhe) && strings.Contains(rhe.Msg, "oversized")
+		}},
+		{"Forged", ftptest.ForgedRecord(64), func(err error) bool {
+			return tlsOpError(err, "local error", "bad record MAC")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := hostileBegin(t, 5*time.Second)
+			srvCfg, _ := ftptest.SelfSignedTLS()
+			script := hostileLogin(srvCfg)
+			script = append(script, ftptest.Expect("NOOP"), ftptest.TCPSend(tc.bytes), ftptest.Stall())
+			c, w, err := env.victim(t, script, session.TLSExplicit, nil)
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			err = c.Noop(fltCtx(t))
+			if !tc.check(err) {
+				t.Fatalf("NOOP: %v (%T); want the TLS error", err, err)
+			}
+			if !errors.Is(err, ftp.ErrClosed) {
+				t.Errorf("NOOP: %v; want it to say the connection is closed", err)
+			}
+			w.ended(t, states.Failed)
+			if st := c.State(); st != states.Failed {
+				t.Errorf("client state %q", st)
+			}
+			env.end(t)
+		})
+	}
+}
+
+// TestFTPSHostileData: a protected download that goes wrong. The transfer
+// fails with an error that says why, and is never reported complete, even
+// when the server then claims 226.
+func TestFTPSHostileData(t *testing.T) {
+	body := ftpsHostileBody(50000)
+	retr := func(size bool, data ...ftptest.Step) []ftptest.Step {
+		var s []ftptest.Step
+		if size {
+			s = append(s, ftptest.Expect("SIZE f.bin"), ftptest.Reply("213 50000"))
+		}
+		s = append(s, ftptest.Expect("EPSV"), ftptest.PassiveEPSV(),
+			ftptest.Expect("RETR f.bin"), ftptest.Reply("150 sending"))
+		s = append(s, data...)
+		return append(s, ftptest.Reply("226 all sent, honestly"),
+			ftptest.Expect("NOOP"), ftptest.Reply("200 still here"),
+			ftptest.Expect("QUIT"), ftptest.Reply("221 bye"))
+	}
+	for _, tc := range []struct {
+		name  string
+		size  bool
+		steps []ftptest.Step
+		check func(t *testing.T, err error)
+	}{
+		{"AlertMidTransfer", false, []ftptest.Step{
+			ftptest.DataAcceptTLS(nil), ftptest.DataSend(body[:20000]), ftptest.DataTLSAlert(),
+		}, func(t *testing.T, err error) {
+			if !tlsOpError(err, "remote error", "bad record MAC") {
+				t.Errorf("RETR: %v (%T); want the server's bad_record_mac alert", err, err)
+			}
+		}},
+		{"CutMidRecord", false, []ftptest.Step{
+			ftptest.DataAcceptTLS(nil), ftptest.DataSend(body[:20000]), ftptest.DataSendCut(body[20000:], 100),
+		}, func(t *testing.T, err error) {
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("RETR: %v (%T); want io.ErrUnexpectedEOF from the cut record", err, err)
+			}
+		}},
+		{"ShortAtRecordBoundary", true, []ftptest.Step{
+			ftptest.DataAcceptTLS(nil), ftptest.DataSend(body[:30000]), dataFIN(),
+		}, func(t *testing.T, err error) {
+			var te *ftp.TransferError
+			if !errors.Is(err, ftp.ErrIncomplete) || !errors.As(err, &te) || te.Want != 50000 || te.Got != 30000 {
+				t.Errorf("RETR: %v (%T); want ErrIncomplete, 30000 of 50000 bytes", err, err)
+			}
+		}},
+		{"ClearDataAfterProtP", false, []ftptest.Step{
+			ftptest.DataAccept(), dataReadHello(), ftptest.DataSend([]byte("-rw-r--r-- 1 ftp ftp 5 Jan 02  2024 clear.txt\r\n")), ftptest.DataClose(),
+		}, func(t *testing.T, err error) {
+			var rhe tls.RecordHeaderError
+			if !errors.As(err, &rhe) {
+				t.Errorf("RETR: %v (%T); want a tls.RecordHeaderError from the data handshake", err, err)
+			}
+		}},
+	} {
+		for _, off := range []bool{false, true} {
+			name := tc.name + "/OnLoop"
+			if off {
+				name = tc.name + "/OffLoop"
+			}
+			t.Run(name, func(t *testing.T) {
+				env := hostileBegin(t, 5*time.Second)
+				env.off = off
+				srvCfg, _ := ftptest.SelfSignedTLS()
+				script := append(hostileLogin(srvCfg), retr(tc.size, tc.steps...)...)
+				c, w, err := env.victim(t, script, session.TLSExplicit, nil)
+				if err != nil {
+					t.Fatalf("Dial: %v", err)
+				}
+				ctx := fltCtx(t)
+				var got bytes.Buffer
+				var n int64
+				if tc.size {
+					size, serr := c.Size(ctx, "f.bin")
+					if serr != nil {
+						t.Fatalf("SIZE: %v", serr)
+					}
+					n, err = c.RetrFromSize(ctx, "f.bin", &got, 0, size)
+				} else {
+					n, err = c.Retr(ctx, "f.bin", &got)
+				}
+				if err == nil {
+					t.Fatalf("RETR reported complete with %d bytes", n)
+				}
+				t.Logf("RETR: %d bytes, %v", n, err)
+				tc.check(t, err)
+				var te *ftp.TransferError
+				if !errors.Is(err, ftp.ErrIncomplete) || !errors.As(err, &te) || te.Got != n {
+					t.Errorf("RETR: %v (%T); want a *ftp.TransferError for %d bytes that wraps ErrIncomplete", err, err, n)
+				}
+				if !bytes.HasPrefix(body, got.Bytes()) {
+					t.Errorf("the %d bytes delivered are not the start of the file", got.Len())
+				}
+				// A failed transfer is the transfer's: the control connection is
+				// intact and the session goes on.
+				if err := c.Noop(ctx); err != nil {
+					t.Errorf("NOOP after the failed transfer: %v", err)
+				}
+				if err := c.Quit(ctx); err != nil {
+					t.Errorf("QUIT: %v", err)
+				}
+				w.ended(t, states.Closed)
+				env.srv.Wait()
+				env.end(t)
+			})
+		}
+	}
+}
+
+// TestFTPSHostileProtRefused: PROT P refused after a TLS login, on the
+// engine: the login fails with the 534, the session is over.
+func TestFTPSHostileProtRefused(t *testing.T) {
+	env := hostileBegin(t, 5*time.Second)
+	srvCfg, _ := ftptest.SelfSignedTLS()
+	_, w, err := env.victim(t, ftptest.Script{
+		ftptest.Reply("220 hi"),
+		ftptest.Expect("AUTH TLS"), ftptest.Reply("234 go ahead"),
+		ftptest.StartTLS(srvCfg),
+		ftptest.Expect("USER anonymous"), ftptest.Reply("331 password please"),
+		ftptest.Expect("PASS anonymous@"), ftptest.Reply("230 logged in"),
+		ftptest.Expect("PBSZ 0"), ftptest.Reply("200 PBSZ=0"),
+		ftptest.Expect("PROT P"), ftptest.Reply("534 PROT P not allowed"),
+	}, session.TLSExplicit, nil)
+	var fe *ftp.Error
+	if !errors.Is(err, ftp.ErrUnsupported) || !errors.As(err, &fe) || fe.Code != 534 {
+		t.Fatalf("Dial: %v; want ErrUnsupported carrying the 534", err)
+	}
+	w.ended(t, states.Failed)
+	env.end(t)
+}
