@@ -1,12 +1,17 @@
 package fsm_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -449,5 +454,118 @@ func TestFTPSHostileProtRefused(t *testing.T) {
 		t.Fatalf("Dial: %v; want ErrUnsupported carrying the 534", err)
 	}
 	w.ended(t, states.Failed)
+	env.end(t)
+}
+
+// TestFTPSRenegotiationRefused: a TLS 1.2 server (openssl s_server, playing
+// an implicit FTPS server by hand) asks to renegotiate after the greeting. Go
+// clients refuse renegotiation: the session fails with crypto/tls's
+// no_renegotiation error, and nothing more is sent.
+func TestFTPSRenegotiationRefused(t *testing.T) {
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		msg := "openssl is not installed (.ci/run installs it): " + err.Error()
+		if os.Getenv("ASYNCFTP_REQUIRE_SERVERS") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	env := hostileBegin(t, 5*time.Second)
+	dir := t.TempDir()
+	srvCfg, pool := ftptest.SelfSignedTLS()
+	cert := srvCfg.Certificates[0]
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// s_server sends what it reads on stdin to the client (-crlf: LF as
+	// CRLF), prints what the client sends, and renegotiates on a line "r".
+	cmd := exec.Command(bin, "s_server", "-accept", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-tls1_2", "-crlf")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 256)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default: // nobody waits for this one
+			}
+		}
+	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Kill()
+			for range lines {
+			}
+			cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	waitFor := func(prefix string) string {
+		t.Helper()
+		deadline := time.After(fltBound)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("openssl s_server ended before printing %q", prefix)
+				}
+				if strings.HasPrefix(l, prefix) {
+					return l
+				}
+			case <-deadline:
+				t.Fatalf("openssl s_server never printed %q", prefix)
+			}
+		}
+	}
+	addr := strings.TrimPrefix(waitFor("ACCEPT "), "ACCEPT ")
+
+	w := fltNewWatch()
+	cfg := fltConfig(w, nil)
+	cfg.TLS = session.TLSImplicit
+	dialed := make(chan error, 1)
+	go func() {
+		_, err := client.Dial(fltCtx(t), addr, &client.Options{Engine: env.e, Config: cfg, TLS: ftptls.Options{RootCAs: pool}})
+		dialed <- err
+	}()
+	waitFor("CIPHER is ") // the handshake is done
+	io.WriteString(stdin, "220 openssl s_server as an FTPS server\n")
+	waitFor("USER anonymous")
+	io.WriteString(stdin, "r\n") // HelloRequest
+	var derr error
+	select {
+	case derr = <-dialed:
+	case <-time.After(fltBound):
+		t.Fatal("Dial still waiting after the HelloRequest")
+	}
+	if !tlsOpError(derr, "local error", "no renegotiation") {
+		t.Fatalf("Dial: %v (%T); want crypto/tls's refusal to renegotiate", derr, derr)
+	}
+	if !errors.Is(derr, ftp.ErrClosed) {
+		t.Errorf("Dial: %v; want it to say the connection is closed", derr)
+	}
+	w.ended(t, states.Failed)
+	stop()
 	env.end(t)
 }
