@@ -569,3 +569,74 @@ func TestFTPSRenegotiationRefused(t *testing.T) {
 	stop()
 	env.end(t)
 }
+
+// TestFTPSSilentDataHandshake: the server accepts the data connection, reads
+// the ClientHello and never answers. The data handshake holds a worker (or
+// the off-loop goroutine) only until the session's data idle timeout, then
+// the client closes the data connection; the server, seeing that, answers
+// 426 a little later. The transfer fails with a timeout, never complete, the session goes
+// on, and nothing is left (the leak check).
+func TestFTPSSilentDataHandshake(t *testing.T) {
+	waitDataEnd := ftptest.Func(func(c *ftptest.Conn) error {
+		d := c.Data()
+		d.SetReadDeadline(time.Now().Add(c.Timeout()))
+		_, err := io.Copy(io.Discard, d)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return errors.New("the client never closed the silent data connection")
+		}
+		return nil // EOF or a reset: the client gave up
+	})
+	for _, off := range []bool{false, true} {
+		name := "OnLoop"
+		if off {
+			name = "OffLoop"
+		}
+		t.Run(name, func(t *testing.T) {
+			env := hostileBegin(t, 5*time.Second)
+			env.off = off
+			srvCfg, _ := ftptest.SelfSignedTLS()
+			script := append(hostileLogin(srvCfg),
+				ftptest.Expect("EPSV"), ftptest.PassiveEPSV(),
+				ftptest.Expect("RETR f.bin"), ftptest.Reply("150 sending"),
+				ftptest.DataAccept(), dataReadHello(), waitDataEnd,
+				// Late enough that the client has taken in its own verdict
+				// (the off-loop goroutine reports it through the loop).
+				ftptest.Delay(200*time.Millisecond),
+				ftptest.Reply("426 data connection closed"),
+				ftptest.Expect("NOOP"), ftptest.Reply("200 still here"),
+				ftptest.Expect("QUIT"), ftptest.Reply("221 bye"))
+			const idle = 300 * time.Millisecond
+			c, w, err := env.victim(t, script, session.TLSExplicit, func(cfg *session.Config) { cfg.Timeouts.DataIdle = idle })
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			ctx := fltCtx(t)
+			start := time.Now()
+			n, err := c.Retr(ctx, "f.bin", io.Discard)
+			took := time.Since(start)
+			t.Logf("RETR: %v after %v", err, took.Round(time.Millisecond))
+			var te *ftp.TransferError
+			var to *ftp.TimeoutError
+			if !errors.Is(err, ftp.ErrIncomplete) || !errors.As(err, &te) || n != 0 {
+				t.Fatalf("RETR: %d bytes, %v (%T); want an incomplete transfer", n, err, err)
+			}
+			// Two timers of the same length race here, both right: the
+			// data handshake's and the session's own data idle deadline.
+			if !errors.Is(err, ftp.ErrTimeout) || !errors.As(err, &to) || (to.Op != "data TLS handshake" && to.Op != "data idle") {
+				t.Errorf("RETR: %v; want the *ftp.TimeoutError of the data handshake or of the data idle deadline", err)
+			}
+			if took < idle || took > 1900*time.Millisecond {
+				t.Errorf("RETR failed after %v; the data idle timeout is %v, the reply timeout 2s", took, idle)
+			}
+			if err := c.Noop(ctx); err != nil {
+				t.Errorf("NOOP after the failed transfer: %v", err)
+			}
+			if err := c.Quit(ctx); err != nil {
+				t.Errorf("QUIT: %v", err)
+			}
+			w.ended(t, states.Closed)
+			env.srv.Wait()
+			env.end(t)
+		})
+	}
+}
