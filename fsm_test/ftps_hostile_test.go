@@ -640,3 +640,50 @@ func TestFTPSSilentDataHandshake(t *testing.T) {
 		})
 	}
 }
+
+// TestFTPSAlertMidUpload: while the client uploads, the server's TLS sends a
+// fatal alert and closes, then the server claims 226. The upload fails and is
+// never reported complete.
+func TestFTPSAlertMidUpload(t *testing.T) {
+	up := ftpsHostileBody(16 << 20) // more than loopback's socket buffers hold
+	for _, off := range []bool{false, true} {
+		name := "OnLoop"
+		if off {
+			name = "OffLoop"
+		}
+		t.Run(name, func(t *testing.T) {
+			env := hostileBegin(t, 5*time.Second)
+			env.off = off
+			srvCfg, _ := ftptest.SelfSignedTLS()
+			script := append(hostileLogin(srvCfg),
+				ftptest.Expect("EPSV"), ftptest.PassiveEPSV(),
+				ftptest.Expect("STOR up.bin"), ftptest.Reply("150 go on"),
+				ftptest.DataAcceptTLS(nil), ftptest.DataTLSAlert(),
+				ftptest.Reply("226 stored, honestly"),
+				ftptest.Expect("NOOP"), ftptest.Reply("200 still here"),
+				ftptest.Expect("QUIT"), ftptest.Reply("221 bye"))
+			c, w, err := env.victim(t, script, session.TLSExplicit, nil)
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			ctx := fltCtx(t)
+			n, err := c.Stor(ctx, "up.bin", bytes.NewReader(up))
+			t.Logf("STOR: %d bytes, %v", n, err)
+			if err == nil {
+				t.Fatalf("STOR reported complete with %d of %d bytes", n, len(up))
+			}
+			if !errors.Is(err, ftp.ErrIncomplete) {
+				t.Errorf("STOR: %v (%T); want it to wrap ErrIncomplete", err, err)
+			}
+			if err := c.Noop(ctx); err != nil {
+				t.Errorf("NOOP after the failed upload: %v", err)
+			}
+			if err := c.Quit(ctx); err != nil {
+				t.Errorf("QUIT: %v", err)
+			}
+			w.ended(t, states.Closed)
+			env.srv.Wait()
+			env.end(t)
+		})
+	}
+}

@@ -142,7 +142,13 @@ func DataTLSAlert() Step {
 		}
 		d.tap.inject = ForgedRecord(64)
 		d.c.SetDeadline(time.Now().Add(c.timeout))
-		_, rerr := d.c.Read(make([]byte, 1))
+		// Records the client sent already (an upload's) come first: TLS
+		// reads the forged one once its own buffer is empty.
+		buf := make([]byte, 32<<10)
+		var rerr error
+		for rerr == nil {
+			_, rerr = d.c.Read(buf)
+		}
 		var oe *net.OpError
 		if !errors.As(rerr, &oe) || oe.Op != "local error" {
 			return fmt.Errorf("the server's TLS took the forged record: %v", rerr)
