@@ -226,6 +226,30 @@ func TestFTPSHostileHandshake(t *testing.T) {
 		w.ended(t, states.Failed)
 		env.end(t)
 	})
+	t.Run("AlertInHandshake", func(t *testing.T) {
+		// A server whose TLS cannot agree (TLS 1.1 at most) answers the
+		// ClientHello with a fatal protocol_version alert.
+		env := hostileBegin(t, 5*time.Second)
+		old, _ := ftptest.SelfSignedTLS()
+		old.MinVersion, old.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+		refuse := ftptest.Func(func(c *ftptest.Conn) error {
+			c.NetConn().SetDeadline(time.Now().Add(c.Timeout()))
+			if err := tls.Server(c.NetConn(), old).Handshake(); err == nil {
+				return errors.New("the server's TLS 1.1 handshake succeeded")
+			}
+			return nil
+		})
+		_, w, err := env.victim(t, ftptest.Script{
+			ftptest.Reply("220 hostile FTPS"),
+			ftptest.Expect("AUTH TLS"), ftptest.Reply("234 go ahead"),
+			refuse, ftptest.Stall(),
+		}, session.TLSExplicit, nil)
+		if !tlsOpError(err, "remote error", "protocol version") {
+			t.Fatalf("Dial: %v (%T); want the server's protocol_version alert", err, err)
+		}
+		w.ended(t, states.Failed)
+		env.end(t)
+	})
 	t.Run("NotTLS", func(t *testing.T) {
 		// Clear text where the ServerHello belongs.
 		env := hostileBegin(t, 5*time.Second)
