@@ -31,6 +31,7 @@ type Conn struct {
 	refuseNext bool             // DataRefuse ran with no listener open
 	data       []*dataConn      // data connections, the last one is current
 	lastPort   string           // the most recent PORT or EPRT command
+	split      bool             // SplitWrites: every later write goes out a byte at a time
 
 	mu      sync.Mutex
 	closers []io.Closer // raw sockets and listeners to close on abort
@@ -40,6 +41,7 @@ type Conn struct {
 type dataConn struct {
 	c   net.Conn     // raw, or a *tls.Conn over it
 	raw *net.TCPConn // the TCP socket
+	tap *tapConn     // under the *tls.Conn, if TLS (tlsfaults.go)
 }
 
 // Sentinel errors that end a script without an error being reported.
@@ -321,9 +323,13 @@ func (c *Conn) addData(raw *net.TCPConn, cfg *tls.Config) error {
 	d := &dataConn{c: raw, raw: raw}
 	c.data = append(c.data, d)
 	if cfg == nil {
+		if c.split {
+			d.c = &tapConn{Conn: raw, split: true}
+		}
 		return nil
 	}
-	tc := tls.Server(raw, cfg)
+	d.tap = &tapConn{Conn: raw, split: c.split}
+	tc := tls.Server(d.tap, cfg)
 	d.c = tc
 	raw.SetDeadline(time.Now().Add(c.timeout))
 	if err := tc.Handshake(); err != nil {
