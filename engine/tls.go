@@ -260,6 +260,13 @@ func (p *handshakers) work() {
 		h := p.queue[p.head]
 		p.queue[p.head] = nil
 		p.head++
+		if p.head >= 64 && 2*p.head >= len(p.queue) {
+			// A queue that never empties (a steady stream of logins) must
+			// not grow forever: move what waits to the front.
+			n := copy(p.queue, p.queue[p.head:])
+			clear(p.queue[n:])
+			p.queue, p.head = p.queue[:n], 0
+		}
 		p.mu.Unlock()
 		h.run()
 		p.mu.Lock()
