@@ -913,6 +913,15 @@ func TestFTPS(t *testing.T) {
 	if r := run(t, dir, nil, "ls", "--tls", "--pin", pin, url+"/pub/"); r.code != 0 || !strings.Contains(r.stdout, "hello.txt") {
 		t.Errorf("ls --tls --pin\n%s", r)
 	}
+	// A swarm of FTPS sessions on the engine, each with its own handshakes.
+	r = run(t, dir, []string{"ASYNCFTP_PASSWORD=" + embedserver.DefaultPassword}, "swarm", "-n", "20", "-c", "5", "--tls", "--ca", ca,
+		"--cmd", "PWD", "--cmd", "RETR 1MiB.bin", "ftp://"+embedserver.DefaultUser+"@"+srv.Addr+"/")
+	if r.code != 0 || !strings.Contains(r.stdout, "ok 20") || !strings.Contains(r.stdout, "bytes 20971520") {
+		t.Errorf("swarm --tls --ca: want 20 sessions ok, 20 MiB moved\n%s", r)
+	}
+	if r := run(t, dir, nil, "swarm", "-n", "3", "--tls", url+"/"); r.code != 4 || !strings.Contains(r.stdout, "failed 3") {
+		t.Errorf("swarm --tls against an untrusted certificate: want every session failed, exit 4\n%s", r)
+	}
 	if r := run(t, dir, nil, "ls", "--tls", "--insecure", url+"/"); r.code != 0 || !strings.Contains(r.stderr, "NOT verified") {
 		t.Errorf("ls --tls --insecure: want success and a loud warning\n%s", r)
 	}
