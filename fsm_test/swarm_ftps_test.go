@@ -2,16 +2,11 @@ package fsm_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/asyncftp/asyncftp/engine"
-	"github.com/asyncftp/asyncftp/ftp"
 	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/internal/embedserver"
 	"github.com/asyncftp/asyncftp/session"
@@ -30,33 +25,9 @@ func TestSwarmFTPS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	var files []embedserver.File
-	for _, f := range srv.Files() {
-		if !f.Dir && f.Size > 0 && f.Size < 1<<20 {
-			files = append(files, f)
-		}
-	}
 	cfg := &session.Config{User: embedserver.DefaultUser, Password: session.Secret(embedserver.DefaultPassword), TLS: session.TLSExplicit}
 	const n = 60
-	jobs := make([]swarm.Job, n)
-	for i := range jobs {
-		f := files[i%len(files)]
-		sink := &sumSink{h: sha256.New()}
-		check := func(r session.Result) error {
-			sink.mu.Lock()
-			defer sink.mu.Unlock()
-			if got := hex.EncodeToString(sink.h.Sum(nil)); got != f.SHA256 || r.Bytes != f.Size {
-				return fmt.Errorf("%s: %d bytes, sha256 %s; want %d, %s", f.Path, r.Bytes, got, f.Size, f.SHA256)
-			}
-			return nil
-		}
-		jobs[i] = swarm.Job{Addr: srv.Addr, Config: cfg, Script: []swarm.Step{
-			{Cmd: ftp.Cmd("PWD")},
-			{Cmd: ftp.Cmd("TYPE", "I")},
-			{Cmd: ftp.Cmd("LIST"), Data: &session.Data{Sink: io.Discard}},
-			{Cmd: ftp.Cmd("RETR", "/"+f.Path), Data: &session.Data{Sink: sink}, Check: check},
-		}}
-	}
+	jobs := retrJobs(t, srv, cfg, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var mu sync.Mutex

@@ -49,36 +49,11 @@ func TestSwarmAgainstGoftp(t *testing.T) {
 	}
 	defer e.Close()
 
-	var files []embedserver.File
-	for _, f := range srv.Files() {
-		if !f.Dir && f.Size > 0 && f.Size < 1<<20 {
-			files = append(files, f)
-		}
-	}
-	if len(files) == 0 {
-		t.Fatal("the generated tree has no small file")
-	}
 	good := &session.Config{User: embedserver.DefaultUser, Password: session.Secret(embedserver.DefaultPassword)}
 	bad := &session.Config{User: embedserver.DefaultUser, Password: "wrong"}
 	const n = 40
-	jobs := make([]swarm.Job, n)
+	jobs := retrJobs(t, srv, good, n)
 	for i := range jobs {
-		f := files[i%len(files)]
-		sink := &sumSink{h: sha256.New()}
-		check := func(r session.Result) error {
-			sink.mu.Lock()
-			defer sink.mu.Unlock()
-			if got := hex.EncodeToString(sink.h.Sum(nil)); got != f.SHA256 || r.Bytes != f.Size {
-				return fmt.Errorf("%s: %d bytes, sha256 %s; want %d, %s", f.Path, r.Bytes, got, f.Size, f.SHA256)
-			}
-			return nil
-		}
-		jobs[i] = swarm.Job{Addr: srv.Addr, Config: good, Script: []swarm.Step{
-			{Cmd: ftp.Cmd("PWD")},
-			{Cmd: ftp.Cmd("TYPE", "I")},
-			{Cmd: ftp.Cmd("LIST"), Data: &session.Data{Sink: io.Discard}},
-			{Cmd: ftp.Cmd("RETR", "/"+f.Path), Data: &session.Data{Sink: sink}, Check: check},
-		}}
 		if i%10 == 7 {
 			jobs[i].Config = bad
 		}
@@ -118,4 +93,39 @@ func TestSwarmAgainstGoftp(t *testing.T) {
 	if st.OK != n-n/10 || st.Errors["reply-530"] != n/10 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// retrJobs makes n swarm jobs against srv: PWD, TYPE I, LIST, and a RETR of
+// one of the tree's small files whose SHA-256 and size the step checks.
+func retrJobs(t *testing.T, srv *embedserver.Server, cfg *session.Config, n int) []swarm.Job {
+	t.Helper()
+	var files []embedserver.File
+	for _, f := range srv.Files() {
+		if !f.Dir && f.Size > 0 && f.Size < 1<<20 {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatal("the generated tree has no small file")
+	}
+	jobs := make([]swarm.Job, n)
+	for i := range jobs {
+		f := files[i%len(files)]
+		sink := &sumSink{h: sha256.New()}
+		check := func(r session.Result) error {
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			if got := hex.EncodeToString(sink.h.Sum(nil)); got != f.SHA256 || r.Bytes != f.Size {
+				return fmt.Errorf("%s: %d bytes, sha256 %s; want %d, %s", f.Path, r.Bytes, got, f.Size, f.SHA256)
+			}
+			return nil
+		}
+		jobs[i] = swarm.Job{Addr: srv.Addr, Config: cfg, Script: []swarm.Step{
+			{Cmd: ftp.Cmd("PWD")},
+			{Cmd: ftp.Cmd("TYPE", "I")},
+			{Cmd: ftp.Cmd("LIST"), Data: &session.Data{Sink: io.Discard}},
+			{Cmd: ftp.Cmd("RETR", "/"+f.Path), Data: &session.Data{Sink: sink}, Check: check},
+		}}
+	}
+	return jobs
 }
