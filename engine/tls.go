@@ -35,7 +35,17 @@ type link struct {
 	eof   bool      // the server closed: Read says io.EOF once in is empty
 	async bool      // handshake mode
 	over  bool      // the handshake has returned: its deadline no longer applies
+
+	// writing is set (on the loop) while gnet.Conn.Write runs for crypto/tls.
+	// A write that fails makes gnet close the connection right there, and
+	// OnClose runs inside tls.Conn.Write, which holds the Conn's output lock:
+	// whatever runs then must not write through the tls.Conn (busy).
+	writing bool
 }
+
+// busy reports whether a write through crypto/tls is under way on the loop:
+// a close_notify or an alert now would wait for the lock that write holds.
+func (l *link) busy() bool { return l.writing }
 
 func newLink(gc gnet.Conn) *link {
 	l := &link{gc: gc, local: gc.LocalAddr(), remote: gc.RemoteAddr(), async: true}
@@ -171,7 +181,10 @@ func (l *link) Write(p []byte) (int, error) {
 		}
 		return len(p), nil
 	}
-	return l.gc.Write(p)
+	l.writing = true
+	n, err := l.gc.Write(p)
+	l.writing = false
+	return n, err
 }
 
 // Close implements net.Conn. crypto/tls closes its conn only when a

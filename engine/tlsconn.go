@@ -188,7 +188,7 @@ func (ct *ctrl) closeTLS() {
 	if ct.tc == nil {
 		return
 	}
-	if ct.secure {
+	if ct.secure && !ct.tl.busy() {
 		_ = ct.tc.CloseWrite()
 	}
 	ct.tl.fail(ftp.ErrClosed)
@@ -310,6 +310,11 @@ func (d *dataConn) closedTLS(err error) error {
 		return fmt.Errorf("data connection TLS: %w", d.tlsErr)
 	case d.notified || d.finished:
 		return err
+	case d.tl.busy():
+		// A write of ours failed and gnet closed the connection inside it:
+		// reading on could make crypto/tls answer with an alert, which waits
+		// for the lock that write holds. The write's failure is the story.
+		return fmt.Errorf("data connection: %w", errOrClosed(err))
 	}
 	// A TCP end without close_notify. crypto/tls takes one at a record
 	// boundary as a clean end (many servers never send close_notify on data
@@ -436,4 +441,11 @@ func (d *dataConn) offLoopTLS(ctx context.Context, c net.Conn) (*tls.Conn, error
 func lingerOffLoop(c net.Conn) {
 	_ = c.SetReadDeadline(time.Now().Add(lingerUpload))
 	_, _ = io.Copy(io.Discard, c)
+}
+
+func errOrClosed(err error) error {
+	if err == nil {
+		return ftp.ErrClosed
+	}
+	return err
 }
