@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"time"
 
 	"github.com/asyncftp/asyncftp/engine"
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/session"
 	"github.com/asyncftp/asyncftp/swarm"
 )
@@ -44,6 +46,12 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 	loops := swarm.Loops(p.Loops)
 	r.Loops = loops
 	cfg := &session.Config{User: p.User, Password: session.Secret(p.Password)}
+	eopts := engine.Options{Loops: loops}
+	if p.TLS {
+		r.TLS = true
+		cfg.TLS = session.TLSExplicit
+		eopts.TLS = ftptls.Options{RootCAs: p.RootCAs, ServerName: ServerName}
+	}
 	var script []swarm.Step
 	opts := swarm.Options{}
 	switch p.Scenario {
@@ -64,7 +72,7 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 	for i := range jobs {
 		jobs[i] = swarm.Job{Addr: p.Addr, Config: cfg, Script: script}
 	}
-	e, err := engine.New(engine.Options{Loops: loops})
+	e, err := engine.New(eopts)
 	if err != nil {
 		return r, err
 	}
@@ -87,8 +95,12 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 			errs.Add(swarm.Kind(res.Err), res.Err)
 		}
 	}
+	var (
+		rss0 int64
+		g0   int
+	)
 	if p.Scenario == Idle {
-		r.IdleRSSBefore = SettledRSS()
+		rss0, g0 = IdleSnapshot()
 	}
 	m := StartMeter()
 	sw, err := swarm.Start(ctx, e, jobs, opts)
@@ -101,9 +113,13 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 		case <-ctx.Done():
 			sw.Stop()
 		}
-		if held := sw.HeldCount(); held > 0 {
-			r.IdleRSSHeld = SettledRSS()
-			r.IdleRSSPerSessB = float64(r.IdleRSSHeld-r.IdleRSSBefore) / float64(held)
+		if p.IdleSettle > 0 {
+			time.Sleep(p.IdleSettle)
+		}
+		rss1, g1 := IdleSnapshot()
+		r.FillIdle(rss0, g0, rss1, g1, sw.HeldCount())
+		if err := WriteHeapProfile(p.HeapProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun: heap profile:", err)
 		}
 		sw.Release()
 	}
