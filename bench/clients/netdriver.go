@@ -50,9 +50,10 @@ func (a asyncImpl) dial(p benchrun.Params) (*client.Client, error) {
 	}
 	if p.TLS {
 		o.Config.TLS = session.TLSExplicit
+		o.Config.Timeouts = benchrun.TLSTimeouts
 		o.TLS = ftptls.Options{RootCAs: p.RootCAs, ServerName: benchrun.ServerName}
 	}
-	ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(a.ctx, 2*time.Minute) // see leanserver's HandshakeTimeout
 	defer cancel()
 	return client.Dial(ctx, p.Addr, o) // logs in and sends TYPE I
 }

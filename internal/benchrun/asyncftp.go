@@ -50,7 +50,11 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 	if p.TLS {
 		r.TLS = true
 		cfg.TLS = session.TLSExplicit
+		cfg.Timeouts = TLSTimeouts
 		eopts.TLS = ftptls.Options{RootCAs: p.RootCAs, ServerName: ServerName}
+		// 10,000 sessions that log in at once queue for the handshake
+		// workers; the default (the connect timeout) would fail the last.
+		eopts.HandshakeTimeout = 2 * time.Minute
 	}
 	var script []swarm.Step
 	opts := swarm.Options{}

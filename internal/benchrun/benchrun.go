@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/asyncftp/asyncftp/session"
 )
 
 // Scenarios.
@@ -61,6 +63,12 @@ type Params struct {
 	// their work by a moment are then gone, and what is left is the idle state.
 	IdleSettle time.Duration
 }
+
+// TLSTimeouts are the session timeouts of FTPS runs: when thousands of
+// sessions log in at once their handshakes queue for the CPU (two cores
+// shared with the server), and the AUTH TLS reply's 30-second default, which
+// lasts until the handshake is done, would fail the last of them.
+var TLSTimeouts = session.Timeouts{Greeting: 2 * time.Minute, Reply: 2 * time.Minute}
 
 // ServerName is the name FTPS clients verify the bench server's certificate
 // under (its IP address SAN).

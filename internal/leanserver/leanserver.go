@@ -38,6 +38,11 @@ type Options struct {
 	PoolSize int
 	// DataTimeout bounds the wait for a client's data connection (default 10s).
 	DataTimeout time.Duration
+	// HandshakeTimeout bounds each TLS handshake, control or data (default
+	// 2 minutes: thousands of sessions that log in at once queue for the
+	// CPU, and a server that gives up first tests the clients' error paths,
+	// not their cost).
+	HandshakeTimeout time.Duration
 	// TLS, when set, turns on explicit FTPS (RFC 4217): AUTH TLS answers 234
 	// and the control connection continues in TLS, PBSZ 0 and PROT P/C answer
 	// 200, and after PROT P every data connection is a TLS server with this
@@ -115,6 +120,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.DataTimeout <= 0 {
 		opts.DataTimeout = 10 * time.Second
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 2 * time.Minute
 	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -531,7 +539,7 @@ func (c *conn) authTLS(arg []byte) bool {
 		return false // clear text after AUTH TLS: no TLS client would send it
 	}
 	tc := tls.Server(c.c, c.s.opts.TLS)
-	_ = c.c.SetDeadline(time.Now().Add(c.s.opts.DataTimeout))
+	_ = c.c.SetDeadline(time.Now().Add(c.s.opts.HandshakeTimeout))
 	if err := tc.Handshake(); err != nil {
 		return false
 	}
@@ -556,12 +564,12 @@ type countingTLS struct {
 	done bool // handshake done and counted
 }
 
-// handshake runs once, bounded by DataTimeout (the body that follows is not).
+// handshake runs once, bounded by HandshakeTimeout (the body that follows is not).
 func (t *countingTLS) handshake() error {
 	if t.done {
 		return nil
 	}
-	_ = t.raw.SetDeadline(time.Now().Add(t.s.opts.DataTimeout))
+	_ = t.raw.SetDeadline(time.Now().Add(t.s.opts.HandshakeTimeout))
 	if err := t.tc.Handshake(); err != nil {
 		return err
 	}
