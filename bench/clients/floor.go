@@ -63,7 +63,7 @@ var suite atomic.Value
 
 func noteSuite(cs tls.ConnectionState) {
 	if suite.Load() == nil {
-		suite.Store(tls.VersionName(cs.Version) + " " + tls.CipherSuiteName(cs.CipherSuite))
+		suite.Store(tls.VersionName(cs.Version) + " " + tls.CipherSuiteName(cs.CipherSuite) + ", key exchange " + cs.CurveID.String())
 	}
 }
 

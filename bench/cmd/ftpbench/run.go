@@ -86,6 +86,7 @@ func runMain(ctx context.Context, args []string) error {
 	twMax := fs.Duration("tw-max", 150*time.Second, "longest wait for TIME_WAIT to drain")
 	out := fs.String("out", "ftpbench-results.jsonl", "append every run's JSON line here")
 	table := fs.String("table", "", "write the markdown summary here too")
+	strict := fs.Bool("strict", false, "exit with an error if any session of any run failed (for CI)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -206,7 +207,16 @@ func runMain(ctx context.Context, args []string) error {
 	md := summary(all, machine, strings.Join(os.Args, " "))
 	fmt.Print(md)
 	if *table != "" {
-		return os.WriteFile(*table, []byte(md), 0o644)
+		if err := os.WriteFile(*table, []byte(md), 0o644); err != nil {
+			return err
+		}
+	}
+	if *strict {
+		for _, r := range all {
+			if r.Failed > 0 || r.OK == 0 {
+				return fmt.Errorf("%s %s: %d of %d sessions failed, first: %s", r.Client, r.Scenario, r.Failed, r.Sessions, r.FirstError)
+			}
+		}
 	}
 	return nil
 }
