@@ -1,11 +1,13 @@
 // Package clients holds the blocking FTP clients the benchmark compares with
-// asyncftp: the floor (net.Conn + bufio, barely parsing) and jlaffaye/ftp.
+// asyncftp: the floor (net.Conn + bufio, barely parsing), jlaffaye/ftp, and
+// asyncftp's own blocking client on package netdriver; with or without FTPS.
 package clients
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,18 +27,50 @@ const ReadBuf = 64 << 10
 // floorConn is the least a blocking client can do: send prebuilt commands,
 // read reply lines until one whose fourth byte is a space, look at the code.
 type floorConn struct {
-	c net.Conn
-	r *bufio.Reader
+	c   net.Conn
+	r   *bufio.Reader
+	tls *tls.Config // FTPS: this session's config (data connections resume with it)
 }
 
 var errReply = errors.New("unexpected reply")
 
-func floorDial(addr string) (*floorConn, error) {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+func floorDial(p benchrun.Params) (*floorConn, error) {
+	c, err := net.DialTimeout("tcp", p.Addr, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	return &floorConn{c: c, r: bufio.NewReader(c)}, nil
+	f := &floorConn{c: c, r: bufio.NewReader(c)}
+	if p.TLS {
+		f.tls = sessionTLS(p)
+	}
+	return f, nil
+}
+
+// sessionTLS is one session's TLS config, as package ftptls makes it for
+// asyncftp: the server name set and a cache of its own, shared by the control
+// connection and the session's data connections.
+func sessionTLS(p benchrun.Params) *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		RootCAs:            p.RootCAs,
+		ServerName:         benchrun.ServerName,
+		ClientSessionCache: tls.NewLRUClientSessionCache(2),
+	}
+}
+
+// suite records the first TLS version and cipher suite a blocking client saw.
+var suite atomic.Value
+
+func noteSuite(cs tls.ConnectionState) {
+	if suite.Load() == nil {
+		suite.Store(tls.VersionName(cs.Version) + " " + tls.CipherSuiteName(cs.CipherSuite) + ", key exchange " + cs.CurveID.String())
+	}
+}
+
+// Suite returns what noteSuite recorded, or "".
+func Suite() string {
+	s, _ := suite.Load().(string)
+	return s
 }
 
 // reply reads one reply and returns its last line; it checks the first digit.
@@ -68,6 +102,9 @@ var (
 	cmdEPSV  = []byte("EPSV\r\n")
 	cmdLIST  = []byte("LIST\r\n")
 	cmdQUIT  = []byte("QUIT\r\n")
+	cmdAUTH  = []byte("AUTH TLS\r\n")
+	cmdPBSZ  = []byte("PBSZ 0\r\n")
+	cmdPROT  = []byte("PROT P\r\n")
 	discard0 = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
 )
 
@@ -75,11 +112,33 @@ func (f *floorConn) login(user, pass string) error {
 	if _, err := f.reply('2'); err != nil {
 		return err
 	}
+	if f.tls != nil {
+		if _, err := f.cmd(cmdAUTH, '2'); err != nil {
+			return err
+		}
+		tc := tls.Client(f.c, f.tls)
+		if err := tc.Handshake(); err != nil {
+			return err
+		}
+		noteSuite(tc.ConnectionState())
+		f.c = tc
+		f.r.Reset(tc)
+	}
 	if _, err := f.cmd([]byte("USER "+user+"\r\n"), '3'); err != nil {
 		return err
 	}
-	_, err := f.cmd([]byte("PASS "+pass+"\r\n"), '2')
-	return err
+	if _, err := f.cmd([]byte("PASS "+pass+"\r\n"), '2'); err != nil {
+		return err
+	}
+	if f.tls != nil {
+		if _, err := f.cmd(cmdPBSZ, '2'); err != nil {
+			return err
+		}
+		if _, err := f.cmd(cmdPROT, '2'); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // transfer runs EPSV, dials the data port, sends cmd, reads it all with buf.
@@ -101,6 +160,10 @@ func (f *floorConn) transfer(cmd []byte, buf []byte) (int64, error) {
 	d, err := net.DialTimeout("tcp", net.JoinHostPort(host, string(rest[:j])), 10*time.Second)
 	if err != nil {
 		return 0, err
+	}
+	if f.tls != nil {
+		// The handshake runs on the first Read, after the 150.
+		d = tls.Client(d, f.tls)
 	}
 	defer d.Close()
 	if _, err := f.cmd(cmd, '1'); err != nil {
@@ -135,7 +198,7 @@ func RunFloor(ctx context.Context, p benchrun.Params) (benchrun.Report, error) {
 type floorImpl struct{}
 
 func (floorImpl) lifecycle(p benchrun.Params) (int64, error) {
-	f, err := floorDial(p.Addr)
+	f, err := floorDial(p)
 	if err != nil {
 		return 0, err
 	}
@@ -169,7 +232,7 @@ func (floorImpl) lifecycle(p benchrun.Params) (int64, error) {
 }
 
 func (floorImpl) hold(p benchrun.Params, logged func(error), release <-chan struct{}) error {
-	f, err := floorDial(p.Addr)
+	f, err := floorDial(p)
 	if err != nil {
 		logged(err)
 		return err
@@ -185,7 +248,7 @@ func (floorImpl) hold(p benchrun.Params, logged func(error), release <-chan stru
 }
 
 func (floorImpl) big(p benchrun.Params) (int64, error) {
-	f, err := floorDial(p.Addr)
+	f, err := floorDial(p)
 	if err != nil {
 		return 0, err
 	}
@@ -265,7 +328,7 @@ func runBlocking(ctx context.Context, p benchrun.Params, name string, c impl) (b
 		var logged sync.WaitGroup
 		logged.Add(p.Sessions)
 		var wg sync.WaitGroup
-		before := benchrun.SettledRSS()
+		rss0, g0 := benchrun.IdleSnapshot()
 		m := benchrun.StartMeter()
 		var held atomic.Int64
 		for i := 0; i < p.Sessions; i++ {
@@ -290,10 +353,13 @@ func runBlocking(ctx context.Context, p benchrun.Params, name string, c impl) (b
 			}()
 		}
 		logged.Wait()
-		r.IdleRSSBefore = before
-		if h := held.Load(); h > 0 {
-			r.IdleRSSHeld = benchrun.SettledRSS()
-			r.IdleRSSPerSessB = float64(r.IdleRSSHeld-before) / float64(h)
+		if p.IdleSettle > 0 {
+			time.Sleep(p.IdleSettle)
+		}
+		rss1, g1 := benchrun.IdleSnapshot()
+		r.FillIdle(rss0, g0, rss1, g1, int(held.Load()))
+		if err := benchrun.WriteHeapProfile(p.HeapProfile); err != nil {
+			fail(err)
 		}
 		close(release)
 		wg.Wait()
@@ -322,6 +388,7 @@ func runBlocking(ctx context.Context, p benchrun.Params, name string, c impl) (b
 	r.Failed = r.Sessions - r.OK
 	r.Bytes = bytes.Load()
 	r.Errors, r.FirstError = errs.Count, errs.First
+	r.TLS, r.TLSSuite = p.TLS, Suite()
 	return r, nil
 }
 
@@ -347,14 +414,29 @@ func kind(err error) string {
 }
 
 // RunPlain is the plain Go sender/receiver pair of bigretr: it dials the
-// server's raw sender and reads everything with the same buffer size.
+// server's raw sender and reads everything with the same buffer size. With
+// p.TLS the pair is crypto/tls on both ends (the server's TLS sender at
+// p.RawAddr, the same certificate and defaults as its FTPS).
 func RunPlain(ctx context.Context, p benchrun.Params) (benchrun.Report, error) {
 	r := benchrun.Report{Client: "plain-tcp", Scenario: benchrun.BigRetr, Sessions: 1, Concurrency: 1}
+	if p.TLS {
+		r.Client, r.TLS = "crypto/tls pair", true
+	}
 	m := benchrun.StartMeter()
 	t0 := time.Now()
 	c, err := net.DialTimeout("tcp", p.RawAddr, 10*time.Second)
 	if err != nil {
 		return r, err
+	}
+	if p.TLS {
+		tc := tls.Client(c, sessionTLS(p))
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return r, err
+		}
+		noteSuite(tc.ConnectionState())
+		r.TLSSuite = Suite()
+		c = tc
 	}
 	n, err := benchrun.CopyDiscard(c, ReadBuf)
 	c.Close()

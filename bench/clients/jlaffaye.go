@@ -22,7 +22,14 @@ func RunJlaffaye(ctx context.Context, p benchrun.Params) (benchrun.Report, error
 type jlImpl struct{}
 
 func jlDial(p benchrun.Params) (*ftp.ServerConn, error) {
-	c, err := ftp.Dial(p.Addr, ftp.DialWithTimeout(10*time.Second))
+	opts := []ftp.DialOption{ftp.DialWithTimeout(10 * time.Second)}
+	if p.TLS {
+		// AUTH TLS after the greeting; its Login then sends PBSZ 0 and PROT P,
+		// and its data connections use the same config (and so the same
+		// session cache) as the control connection.
+		opts = append(opts, ftp.DialWithExplicitTLS(sessionTLS(p)))
+	}
+	c, err := ftp.Dial(p.Addr, opts...)
 	if err != nil {
 		return nil, err
 	}

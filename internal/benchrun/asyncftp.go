@@ -7,9 +7,11 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"time"
 
 	"github.com/asyncftp/asyncftp/engine"
 	"github.com/asyncftp/asyncftp/ftp"
+	"github.com/asyncftp/asyncftp/ftptls"
 	"github.com/asyncftp/asyncftp/session"
 	"github.com/asyncftp/asyncftp/swarm"
 )
@@ -45,6 +47,16 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 	loops := swarm.Loops(p.Loops)
 	r.Loops = loops
 	cfg := &session.Config{User: p.User, Password: session.Secret(p.Password)}
+	eopts := engine.Options{Loops: loops}
+	if p.TLS {
+		r.TLS = true
+		cfg.TLS = session.TLSExplicit
+		cfg.Timeouts = TLSTimeouts
+		eopts.TLS = ftptls.Options{RootCAs: p.RootCAs, ServerName: ServerName}
+		// 10,000 sessions that log in at once queue for the handshake
+		// workers; the default (the connect timeout) would fail the last.
+		eopts.HandshakeTimeout = 2 * time.Minute
+	}
 	var script []swarm.Step
 	opts := swarm.Options{}
 	switch p.Scenario {
@@ -63,7 +75,7 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 	}
 	// Every session is alike: no job list, so memory does not grow with -n.
 	job := swarm.Job{Addr: p.Addr, Config: cfg, Script: script}
-	e, err := engine.New(engine.Options{Loops: loops})
+	e, err := engine.New(eopts)
 	if err != nil {
 		return r, err
 	}
@@ -86,8 +98,12 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 			errs.Add(swarm.Kind(res.Err), res.Err)
 		}
 	}
+	var (
+		rss0 int64
+		g0   int
+	)
 	if p.Scenario == Idle {
-		r.IdleRSSBefore = SettledRSS()
+		rss0, g0 = IdleSnapshot()
 	}
 	m := StartMeter()
 	sw, err := swarm.StartFunc(ctx, e, p.Sessions, func(int) swarm.Job { return job }, opts)
@@ -100,9 +116,13 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 		case <-ctx.Done():
 			sw.Stop()
 		}
-		if held := sw.HeldCount(); held > 0 {
-			r.IdleRSSHeld = SettledRSS()
-			r.IdleRSSPerSessB = float64(r.IdleRSSHeld-r.IdleRSSBefore) / float64(held)
+		if p.IdleSettle > 0 {
+			time.Sleep(p.IdleSettle)
+		}
+		rss1, g1 := IdleSnapshot()
+		r.FillIdle(rss0, g0, rss1, g1, sw.HeldCount())
+		if err := WriteHeapProfile(p.HeapProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun: heap profile:", err)
 		}
 		sw.Release()
 	}

@@ -9,16 +9,20 @@ package benchrun
 
 import (
 	"bufio"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/asyncftp/asyncftp/session"
 )
 
 // Scenarios.
@@ -48,7 +52,27 @@ type Params struct {
 	BigFile     string // bigretr's file (default "big.bin")
 	BigSize     int64  // its size, checked when > 0
 	Profile     string // write a CPU profile of the run here
+	HeapProfile string // idle: write a heap profile while the sessions are held
+
+	// TLS runs explicit FTPS (AUTH TLS, PBSZ 0, PROT P) and trusts RootCAs,
+	// under the server name "127.0.0.1".
+	TLS     bool
+	RootCAs *x509.CertPool
+	// IdleSettle is how long idle waits, once every session is held, before it
+	// reads RSS and goroutines: dialling and handshake goroutines that outlive
+	// their work by a moment are then gone, and what is left is the idle state.
+	IdleSettle time.Duration
 }
+
+// TLSTimeouts are the session timeouts of FTPS runs: when thousands of
+// sessions log in at once their handshakes queue for the CPU (two cores
+// shared with the server), and the AUTH TLS reply's 30-second default, which
+// lasts until the handshake is done, would fail the last of them.
+var TLSTimeouts = session.Timeouts{Greeting: 2 * time.Minute, Reply: 2 * time.Minute}
+
+// ServerName is the name FTPS clients verify the bench server's certificate
+// under (its IP address SAN).
+const ServerName = "127.0.0.1"
 
 // Defaults fills in the zero fields.
 func (p *Params) Defaults() {
@@ -101,13 +125,61 @@ type Report struct {
 	IdleRSSBefore   int64   `json:"idle_rss_before,omitempty"` // bytes, 0 sessions
 	IdleRSSHeld     int64   `json:"idle_rss_held,omitempty"`   // bytes, all held
 	IdleRSSPerSessB float64 `json:"idle_rss_per_session_b,omitempty"`
-	P50Ms           float64 `json:"p50_ms"`
-	P99Ms           float64 `json:"p99_ms"`
-	Bytes           int64   `json:"bytes"`
-	MBps            float64 `json:"mb_s,omitempty"` // bigretr: 10^6 bytes per second of transfer
-	ServerCPUS      float64 `json:"server_cpu_s,omitempty"`
-	TimeWaitBefore  int     `json:"time_wait_before,omitempty"`
-	Round           int     `json:"round,omitempty"`
+	// Goroutines of the whole process with no session and with all held.
+	IdleGoroutinesBefore int     `json:"idle_goroutines_before,omitempty"`
+	IdleGoroutinesHeld   int     `json:"idle_goroutines_held,omitempty"`
+	IdleGoroutinesPerSes float64 `json:"idle_goroutines_per_session,omitempty"`
+	P50Ms                float64 `json:"p50_ms"`
+	P99Ms                float64 `json:"p99_ms"`
+	Bytes                int64   `json:"bytes"`
+	MBps                 float64 `json:"mb_s,omitempty"` // bigretr: 10^6 bytes per second of transfer
+	ServerCPUS           float64 `json:"server_cpu_s,omitempty"`
+	TimeWaitBefore       int     `json:"time_wait_before,omitempty"`
+	Round                int     `json:"round,omitempty"`
+
+	// FTPS runs: Resumption is "on" or "off" (the server's session tickets);
+	// TLSSuite is the version and cipher suite a client saw negotiated; the
+	// server's counts of handshakes and resumed ones come from the driver.
+	TLS               bool   `json:"tls,omitempty"`
+	Resumption        string `json:"resumption,omitempty"`
+	TLSSuite          string `json:"tls_suite,omitempty"`
+	ServerCtrlTLS     int64  `json:"server_ctrl_tls,omitempty"`
+	ServerDataTLS     int64  `json:"server_data_tls,omitempty"`
+	ServerDataResumed int64  `json:"server_data_resumed,omitempty"`
+}
+
+// IdleSnapshot reads the settled RSS and the goroutine count.
+func IdleSnapshot() (rss int64, goroutines int) {
+	rss = SettledRSS()
+	return rss, runtime.NumGoroutine()
+}
+
+// FillIdle records the held state against the one before; held sessions.
+func (r *Report) FillIdle(rssBefore int64, gBefore int, rssHeld int64, gHeld int, held int) {
+	r.IdleRSSBefore, r.IdleGoroutinesBefore = rssBefore, gBefore
+	if held <= 0 {
+		return
+	}
+	r.IdleRSSHeld, r.IdleGoroutinesHeld = rssHeld, gHeld
+	r.IdleRSSPerSessB = float64(rssHeld-rssBefore) / float64(held)
+	r.IdleGoroutinesPerSes = float64(gHeld-gBefore) / float64(held)
+}
+
+// WriteHeapProfile writes the live heap to path after a GC (for idle).
+func WriteHeapProfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // CPU returns the process's user and system CPU time so far.

@@ -2,6 +2,7 @@ package benchrun
 
 import (
 	"context"
+	"crypto/x509"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -52,5 +53,50 @@ func TestRunAsyncftpScenarios(t *testing.T) {
 	}
 	if r.Failed != 3 || r.OK != 0 || r.FirstError == "" {
 		t.Fatalf("size mismatch not reported: %+v", r)
+	}
+}
+
+// The FTPS runs: every session logs in over explicit TLS, every data
+// connection is TLS and resumes the control session, idle counts goroutines.
+func TestRunAsyncftpFTPS(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1"))
+	cfg, pemCert, err := leanserver.SelfSigned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemCert) {
+		t.Fatal("no certificate in SelfSigned's PEM")
+	}
+	srv, err := leanserver.Start(leanserver.Options{BigSize: 3 << 20, TLS: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, p := range []Params{
+		{Scenario: Lifecycle, Sessions: 20, Concurrency: 5, ListSize: int64(len(leanserver.Listing))},
+		{Scenario: Idle, Sessions: 20},
+		{Scenario: BigRetr, BigSize: 3 << 20},
+	} {
+		p.Addr, p.TLS, p.RootCAs = srv.Addr, true, pool
+		before := srv.Stats()
+		r, err := RunAsyncftp(context.Background(), p)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Scenario, err)
+		}
+		if r.Failed != 0 || r.OK != r.Sessions || r.OK == 0 || !r.TLS {
+			t.Fatalf("%s: %+v", p.Scenario, r)
+		}
+		st := srv.Stats()
+		if d := st.CtrlTLS - before.CtrlTLS; d != int64(r.Sessions) {
+			t.Errorf("%s: %d control handshakes for %d sessions", p.Scenario, d, r.Sessions)
+		}
+		data := map[string]int64{Lifecycle: 2 * int64(r.Sessions), Idle: 0, BigRetr: 1}[p.Scenario]
+		if d, res := st.DataTLS-before.DataTLS, st.DataResumed-before.DataResumed; d != data || res != data {
+			t.Errorf("%s: %d data handshakes, %d resumed; want %d, all resumed", p.Scenario, d, res, data)
+		}
+		if p.Scenario == Idle && (r.IdleRSSHeld == 0 || r.IdleGoroutinesHeld == 0) {
+			t.Errorf("idle: RSS or goroutines not read: %+v", r)
+		}
 	}
 }

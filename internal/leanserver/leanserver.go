@@ -2,7 +2,8 @@
 // swarm tests: a goroutine per session, reusable data listeners, a fixed tree.
 //
 // It answers just what a benchmark session asks (USER, PASS, PWD, TYPE, FEAT, EPSV,
-// PASV, LIST, NLST, RETR, SIZE, CWD, NOOP, SYST, OPTS, QUIT) with the least work:
+// PASV, LIST, NLST, RETR, SIZE, CWD, NOOP, SYST, OPTS, QUIT, and with Options.TLS
+// the explicit FTPS commands AUTH TLS, PBSZ and PROT) with the least work:
 // replies are prebuilt byte slices, commands are matched without allocating, and
 // the data listener a session leases for EPSV goes back to a pool once used, so a
 // transfer costs one accept instead of a socket, a bind, a listen and a close.
@@ -16,6 +17,7 @@ package leanserver
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -41,6 +43,18 @@ type Options struct {
 	// it belongs to (tests check where clients connect from). It runs on the
 	// connection's goroutine and must not block.
 	Accepted func(ctrl, data net.Conn)
+	// HandshakeTimeout bounds each TLS handshake, control or data (default
+	// 2 minutes: thousands of sessions that log in at once queue for the
+	// CPU, and a server that gives up first tests the clients' error paths,
+	// not their cost).
+	HandshakeTimeout time.Duration
+	// TLS, when set, turns on explicit FTPS (RFC 4217): AUTH TLS answers 234
+	// and the control connection continues in TLS, PBSZ 0 and PROT P/C answer
+	// 200, and after PROT P every data connection is a TLS server with this
+	// same config, so that with session tickets on (the default) a client's
+	// data handshakes can resume its control session. Set
+	// SessionTicketsDisabled in it to make every handshake a full one.
+	TLS *tls.Config
 }
 
 // Files served besides /big.bin.
@@ -74,6 +88,10 @@ type Stats struct {
 	LoggedIn  int64 // successful logins
 	Quits     int64 // QUIT commands answered
 	Transfers int64 // LIST, NLST and RETR data connections completed
+	// FTPS: handshakes completed on control and data connections, and how
+	// many of them resumed an earlier session.
+	CtrlTLS, CtrlResumed int64
+	DataTLS, DataResumed int64
 }
 
 // Server is a running lean FTP server.
@@ -91,6 +109,7 @@ type Server struct {
 	done  bool
 
 	accepted, active, loggedIn, quits, transfers atomic.Int64
+	ctrlTLS, ctrlResumed, dataTLS, dataResumed   atomic.Int64
 }
 
 // Start listens and serves in the background until Close.
@@ -106,6 +125,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.DataTimeout <= 0 {
 		opts.DataTimeout = 10 * time.Second
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 2 * time.Minute
 	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -131,6 +153,11 @@ func (s *Server) Stats() Stats {
 		LoggedIn:  s.loggedIn.Load(),
 		Quits:     s.quits.Load(),
 		Transfers: s.transfers.Load(),
+
+		CtrlTLS:     s.ctrlTLS.Load(),
+		CtrlResumed: s.ctrlResumed.Load(),
+		DataTLS:     s.dataTLS.Load(),
+		DataResumed: s.dataResumed.Load(),
 	}
 }
 
@@ -248,6 +275,12 @@ var (
 	rUnknown  = []byte("502 Command not implemented\r\n")
 	rSyntax   = []byte("501 Syntax error\r\n")
 	rNoPort   = []byte("421 No data port available\r\n")
+	rAuthOK   = []byte("234 Proceed with TLS negotiation\r\n")
+	rNoTLS    = []byte("504 Only AUTH TLS is supported\r\n")
+	rPbsz     = []byte("200 PBSZ=0\r\n")
+	rProt     = []byte("200 Protection level set\r\n")
+	rNoProt   = []byte("536 Only PROT C and PROT P are supported\r\n")
+	rNeedAuth = []byte("503 AUTH TLS first\r\n")
 )
 
 type conn struct {
@@ -258,6 +291,8 @@ type conn struct {
 	user   []byte
 	logged bool
 	data   *net.TCPListener // leased by EPSV/PASV, not yet used
+	secure bool             // the control connection runs TLS (after AUTH TLS)
+	prot   bool             // PROT P: data connections run TLS
 }
 
 func (s *Server) serve(nc net.Conn) {
@@ -341,6 +376,25 @@ func (c *conn) command(verb, arg []byte) bool {
 		return c.reply(rOK)
 	case is(verb, "SYST"):
 		return c.reply(rSyst)
+	case is(verb, "AUTH"):
+		return c.authTLS(arg)
+	case is(verb, "PBSZ"):
+		if !c.secure {
+			return c.reply(rNeedAuth)
+		}
+		return c.reply(rPbsz)
+	case is(verb, "PROT"):
+		switch {
+		case !c.secure:
+			return c.reply(rNeedAuth)
+		case is(arg, "P"):
+			c.prot = true
+		case is(arg, "C"):
+			c.prot = false
+		default:
+			return c.reply(rNoProt)
+		}
+		return c.reply(rProt)
 	}
 	if !c.logged {
 		return c.reply(rNotIn)
@@ -433,13 +487,19 @@ func (c *conn) transfer(body func(io.Writer) error) bool {
 	if c.s.opts.Accepted != nil {
 		c.s.opts.Accepted(c.c, dc)
 	}
+	var w io.WriteCloser = dc
+	if c.prot {
+		// The handshake runs on the first Write, after the 150: a client may
+		// start its side only once it has seen the reply.
+		w = &countingTLS{tc: tls.Server(dc, c.s.opts.TLS), raw: dc, s: c.s}
+	}
 	if !c.reply(rOpening) {
 		dc.Close()
 		return false
 	}
-	err = body(dc)
+	err = body(w)
 	if err == nil {
-		err = dc.Close()
+		err = w.Close() // TLS: close_notify first, so the client sees a clean end
 	} else {
 		dc.Close()
 	}
@@ -472,4 +532,80 @@ func (s *Server) sendBig(w io.Writer) error {
 		left -= n
 	}
 	return nil
+}
+
+// authTLS answers AUTH TLS and runs the server side of the handshake on the
+// control connection; the session goes on in TLS.
+func (c *conn) authTLS(arg []byte) bool {
+	if c.s.opts.TLS == nil || c.secure {
+		return c.reply(rUnknown)
+	}
+	if !is(arg, "TLS") && !is(arg, "SSL") && !is(arg, "TLS-C") {
+		return c.reply(rNoTLS)
+	}
+	if !c.reply(rAuthOK) {
+		return false
+	}
+	if c.r.Buffered() > 0 {
+		return false // clear text after AUTH TLS: no TLS client would send it
+	}
+	tc := tls.Server(c.c, c.s.opts.TLS)
+	_ = c.c.SetDeadline(time.Now().Add(c.s.opts.HandshakeTimeout))
+	if err := tc.Handshake(); err != nil {
+		return false
+	}
+	_ = c.c.SetDeadline(time.Time{})
+	c.s.ctrlTLS.Add(1)
+	if tc.ConnectionState().DidResume {
+		c.s.ctrlResumed.Add(1)
+	}
+	c.secure = true
+	c.user, c.logged = c.user[:0], false
+	c.r.Reset(tc)
+	c.w.Reset(tc)
+	return true
+}
+
+// countingTLS is a data connection's TLS side: it counts the handshake, and
+// whether it resumed, once it is done.
+type countingTLS struct {
+	tc   *tls.Conn
+	raw  net.Conn
+	s    *Server
+	done bool // handshake done and counted
+}
+
+// handshake runs once, bounded by HandshakeTimeout (the body that follows is not).
+func (t *countingTLS) handshake() error {
+	if t.done {
+		return nil
+	}
+	_ = t.raw.SetDeadline(time.Now().Add(t.s.opts.HandshakeTimeout))
+	if err := t.tc.Handshake(); err != nil {
+		return err
+	}
+	_ = t.raw.SetDeadline(time.Time{})
+	t.done = true
+	t.s.dataTLS.Add(1)
+	if t.tc.ConnectionState().DidResume {
+		t.s.dataResumed.Add(1)
+	}
+	return nil
+}
+
+func (t *countingTLS) Write(p []byte) (int, error) {
+	if err := t.handshake(); err != nil {
+		return 0, err
+	}
+	return t.tc.Write(p)
+}
+
+// Close ends the stream with close_notify. An empty body still gets its
+// handshake, so that the client does not read an unauthenticated end.
+func (t *countingTLS) Close() error {
+	if err := t.handshake(); err != nil {
+		t.raw.Close()
+		return err
+	}
+	return t.tc.Close()
 }
