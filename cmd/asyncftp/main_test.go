@@ -945,6 +945,23 @@ func TestFTPS(t *testing.T) {
 	}
 }
 
+// asyncftp bench --tls: the lean server in its own process speaks explicit
+// FTPS with a fresh certificate, and every session runs AUTH TLS, PBSZ, PROT P
+// and protected LIST and RETR on the engine.
+func TestBenchTLS(t *testing.T) {
+	r := run(t, t.TempDir(), nil, "bench", "--tls", "-n", "30", "-c", "10", "--json")
+	var rep struct {
+		OK, Failed int
+		TLS        bool `json:"tls"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &rep) != nil || rep.OK != 30 || rep.Failed != 0 || !rep.TLS {
+		t.Fatalf("bench --tls: want 30 FTPS sessions ok\n%s", r)
+	}
+	if r := run(t, t.TempDir(), nil, "bench", "--tls", "127.0.0.1:1"); r.code != 2 || !strings.Contains(r.stderr, "--ca") {
+		t.Errorf("bench --tls HOST:PORT without --ca: want a usage error naming --ca\n%s", r)
+	}
+}
+
 func TestInterruptedGetLeavesNoFile(t *testing.T) {
 	srv := ftptest.NewServer(t, ftptest.Script{
 		ftptest.Reply("220 slow"),

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 
 	"github.com/asyncftp/asyncftp/internal/benchrun"
@@ -45,7 +47,13 @@ Examples:
   asyncftp bench                                   lifecycle, 5000 sessions, 100 at a time
   asyncftp bench --scenario idle -n 10000          hold 10,000 sessions on one loop
   asyncftp bench --scenario lifecycle --loops 2 -c 1000
-  asyncftp bench --json 127.0.0.1:2121`,
+  asyncftp bench --json 127.0.0.1:2121
+  asyncftp bench --tls -n 2000 -c 100              explicit FTPS: AUTH TLS, PBSZ 0, PROT P
+  asyncftp bench --tls --ca cert.pem 127.0.0.1:2121
+
+With --tls every session speaks explicit FTPS on the engine's loops; the own
+lean server then serves FTPS with a fresh self-signed certificate, and a
+server given as HOST:PORT is trusted through --ca (its name: 127.0.0.1).`,
 		maxArgs: 1,
 		flags:   benchFlags,
 	})
@@ -56,6 +64,7 @@ type benchOptions struct {
 	p             benchrun.Params
 	asJSON, serve bool
 	big           int64
+	ca, serveCA   string
 }
 
 func benchFlags(f *pflag.FlagSet) runFunc {
@@ -70,16 +79,23 @@ func benchFlags(f *pflag.FlagSet) runFunc {
 	f.StringVar(&p.Profile, "cpuprofile", "", "write a CPU profile of the run to `FILE`")
 	f.BoolVar(&o.asJSON, "json", false, "print the result as one JSON line")
 	f.Int64Var(&o.big, "bigsize", o.big, "size of big.bin in bytes (own server; checked)")
+	f.BoolVar(&p.TLS, "tls", false, "explicit FTPS: AUTH TLS, PBSZ 0, PROT P on every session")
+	f.StringVar(&o.ca, "ca", "", "with --tls and HOST:PORT: trust the PEM certificates in `FILE`")
 	f.BoolVar(&o.serve, "serve-lean", false, "internal: run the lean server for a parent bench")
+	f.StringVar(&o.serveCA, "serve-ca", "", "internal: with --serve-lean --tls, write the certificate here")
 	f.MarkHidden("bigsize")
 	f.MarkHidden("serve-lean")
+	f.MarkHidden("serve-ca")
 	return func(ctx context.Context, e *Env, pos []string) error { return runBench(ctx, e, *o, pos) }
 }
 
 func runBench(ctx context.Context, e *Env, o benchOptions, pos []string) error {
 	p, asJSON, serve, big := o.p, o.asJSON, o.serve, o.big
 	if serve {
-		return serveLean(ctx, e, big)
+		return serveLean(ctx, e, big, p.TLS, o.serveCA)
+	}
+	if o.ca != "" && (!p.TLS || len(pos) == 0) {
+		return usageErrorf("--ca applies to --tls against a server given as HOST:PORT")
 	}
 	switch p.Scenario {
 	case benchrun.Lifecycle, benchrun.Idle, benchrun.BigRetr:
@@ -91,13 +107,23 @@ func runBench(ctx context.Context, e *Env, o benchOptions, pos []string) error {
 	}
 	if len(pos) == 1 {
 		p.Addr = pos[0]
+		if p.TLS {
+			if o.ca == "" {
+				return usageErrorf("--tls against HOST:PORT needs --ca FILE: the certificate to trust")
+			}
+			pool, err := readCAs(o.ca)
+			if err != nil {
+				return err
+			}
+			p.RootCAs = pool
+		}
 	} else {
-		addr, stop, err := startLean(big)
+		addr, pool, stop, err := startLean(big, p.TLS)
 		if err != nil {
 			return fmt.Errorf("starting the lean server: %w", err)
 		}
 		defer stop()
-		p.Addr = addr
+		p.Addr, p.RootCAs = addr, pool
 		p.BigSize = big
 		p.ListSize = int64(len(leanserver.Listing))
 	}
@@ -134,23 +160,34 @@ func printBench(w io.Writer, r benchrun.Report) {
 
 // startLean runs `asyncftp bench --serve-lean` as a child process and returns
 // its address; stop closes its stdin and waits for it.
-func startLean(big int64) (string, func(), error) {
+func startLean(big int64, withTLS bool) (string, *x509.CertPool, func(), error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	cmd := exec.Command(exe, "bench", "--serve-lean", "--bigsize", strconv.FormatInt(big, 10))
+	args := []string{"bench", "--serve-lean", "--bigsize", strconv.FormatInt(big, 10)}
+	var caFile string
+	if withTLS {
+		dir, err := os.MkdirTemp("", "asyncftp-bench-")
+		if err != nil {
+			return "", nil, nil, err
+		}
+		defer os.RemoveAll(dir)
+		caFile = filepath.Join(dir, "ca.pem")
+		args = append(args, "--tls", "--serve-ca", caFile)
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	stop := func() {
 		in.Close()
@@ -159,15 +196,46 @@ func startLean(big int64) (string, func(), error) {
 	m, err := benchrun.WaitForServer(out)
 	if err != nil || m["FTP"] == "" {
 		stop()
-		return "", nil, fmt.Errorf("lean server did not start: %v", err)
+		return "", nil, nil, fmt.Errorf("lean server did not start: %v", err)
 	}
 	go io.Copy(io.Discard, out)
-	return m["FTP"], stop, nil
+	var pool *x509.CertPool
+	if withTLS {
+		if pool, err = readCAs(caFile); err != nil {
+			stop()
+			return "", nil, nil, err
+		}
+	}
+	return m["FTP"], pool, stop, nil
+}
+
+// readCAs reads a PEM file into a pool of roots.
+func readCAs(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usageErrorf("--ca: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, usageErrorf("--ca: no PEM certificate in %s", file)
+	}
+	return pool, nil
 }
 
 // serveLean is the child side: serve until stdin closes.
-func serveLean(ctx context.Context, e *Env, big int64) error {
-	srv, err := leanserver.Start(leanserver.Options{BigSize: big})
+func serveLean(ctx context.Context, e *Env, big int64, withTLS bool, caFile string) error {
+	opts := leanserver.Options{BigSize: big}
+	if withTLS {
+		cfg, pem, err := leanserver.SelfSigned()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(caFile, pem, 0o600); err != nil {
+			return err
+		}
+		opts.TLS = cfg
+	}
+	srv, err := leanserver.Start(opts)
 	if err != nil {
 		return err
 	}
