@@ -957,8 +957,11 @@ func TestBenchTLS(t *testing.T) {
 	if r.code != 0 || json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &rep) != nil || rep.OK != 30 || rep.Failed != 0 || !rep.TLS {
 		t.Fatalf("bench --tls: want 30 FTPS sessions ok\n%s", r)
 	}
-	if r := run(t, t.TempDir(), nil, "bench", "--tls", "127.0.0.1:1"); r.code != 2 || !strings.Contains(r.stderr, "--ca") {
-		t.Errorf("bench --tls HOST:PORT without --ca: want a usage error naming --ca\n%s", r)
+	if r := run(t, t.TempDir(), nil, "bench", "--insecure", "-n", "1"); r.code != 2 || !strings.Contains(r.stderr, "--insecure") {
+		t.Errorf("bench --insecure without --tls and HOST:PORT: want a usage error\n%s", r)
+	}
+	if r := run(t, t.TempDir(), nil, "bench", "--tls", "--insecure", "--pin", "sha256//AAAA", "127.0.0.1:1"); r.code != 2 {
+		t.Errorf("bench --tls --insecure --pin: want a usage error (they contradict)\n%s", r)
 	}
 }
 

@@ -53,6 +53,9 @@ func RunAsyncftp(ctx context.Context, p Params) (Report, error) {
 		cfg.TLS = session.TLSExplicit
 		cfg.Timeouts = TLSTimeouts
 		eopts.TLS = ftptls.Options{RootCAs: p.RootCAs, ServerName: ServerName}
+		if p.Auth != nil {
+			eopts.TLS = *p.Auth
+		}
 		// 10,000 sessions that log in at once queue for the handshake
 		// workers; the default (the connect timeout) would fail the last.
 		eopts.HandshakeTimeout = 2 * time.Minute

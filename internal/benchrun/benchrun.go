@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"crypto/x509"
 	"fmt"
+	"github.com/asyncftp/asyncftp/ftptls"
 	"io"
 	"os"
 	"runtime"
@@ -58,6 +59,10 @@ type Params struct {
 	// under the server name "127.0.0.1".
 	TLS     bool
 	RootCAs *x509.CertPool
+	// Auth, when set, says how asyncftp authenticates the server instead of
+	// RootCAs under ServerName (a server given by address: a CA file, pins,
+	// or no verification at all).
+	Auth *ftptls.Options
 	// IdleSettle is how long idle waits, once every session is held, before it
 	// reads RSS and goroutines: dialling and handshake goroutines that outlive
 	// their work by a moment are then gone, and what is left is the idle state.

@@ -10,9 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/asyncftp/asyncftp/internal/benchrun"
 	"github.com/asyncftp/asyncftp/internal/leanserver"
+	"github.com/asyncftp/asyncftp/session"
 	"github.com/spf13/pflag"
 )
 
@@ -53,7 +55,8 @@ Examples:
 
 With --tls every session speaks explicit FTPS on the engine's loops; the own
 lean server then serves FTPS with a fresh self-signed certificate, and a
-server given as HOST:PORT is trusted through --ca (its name: 127.0.0.1).`,
+server given as HOST:PORT is authenticated as for the other commands: the
+system roots, or --ca, --pin, or (loudly) --insecure.`,
 		maxArgs: 1,
 		flags:   benchFlags,
 	})
@@ -64,7 +67,8 @@ type benchOptions struct {
 	p             benchrun.Params
 	asJSON, serve bool
 	big           int64
-	ca, serveCA   string
+	serveCA       string
+	tls           common // only its FTPS flags
 }
 
 func benchFlags(f *pflag.FlagSet) runFunc {
@@ -79,8 +83,7 @@ func benchFlags(f *pflag.FlagSet) runFunc {
 	f.StringVar(&p.Profile, "cpuprofile", "", "write a CPU profile of the run to `FILE`")
 	f.BoolVar(&o.asJSON, "json", false, "print the result as one JSON line")
 	f.Int64Var(&o.big, "bigsize", o.big, "size of big.bin in bytes (own server; checked)")
-	f.BoolVar(&p.TLS, "tls", false, "explicit FTPS: AUTH TLS, PBSZ 0, PROT P on every session")
-	f.StringVar(&o.ca, "ca", "", "with --tls and HOST:PORT: trust the PEM certificates in `FILE`")
+	o.tls.registerTLS(f)
 	f.BoolVar(&o.serve, "serve-lean", false, "internal: run the lean server for a parent bench")
 	f.StringVar(&o.serveCA, "serve-ca", "", "internal: with --serve-lean --tls, write the certificate here")
 	f.MarkHidden("bigsize")
@@ -92,10 +95,11 @@ func benchFlags(f *pflag.FlagSet) runFunc {
 func runBench(ctx context.Context, e *Env, o benchOptions, pos []string) error {
 	p, asJSON, serve, big := o.p, o.asJSON, o.serve, o.big
 	if serve {
-		return serveLean(ctx, e, big, p.TLS, o.serveCA)
+		return serveLean(ctx, e, big, o.tls.tls, o.serveCA)
 	}
-	if o.ca != "" && (!p.TLS || len(pos) == 0) {
-		return usageErrorf("--ca applies to --tls against a server given as HOST:PORT")
+	p.TLS = o.tls.tls
+	if (o.tls.ca != "" || o.tls.pin != "" || o.tls.insecure) && (!p.TLS || len(pos) == 0) {
+		return usageErrorf("--ca, --pin and --insecure apply to --tls against a server given as HOST:PORT")
 	}
 	switch p.Scenario {
 	case benchrun.Lifecycle, benchrun.Idle, benchrun.BigRetr:
@@ -108,14 +112,12 @@ func runBench(ctx context.Context, e *Env, o benchOptions, pos []string) error {
 	if len(pos) == 1 {
 		p.Addr = pos[0]
 		if p.TLS {
-			if o.ca == "" {
-				return usageErrorf("--tls against HOST:PORT needs --ca FILE: the certificate to trust")
-			}
-			pool, err := readCAs(o.ca)
+			host, _, _ := strings.Cut(p.Addr, ":")
+			auth, err := o.tls.clientTLS(e, &Target{Host: host, TLS: session.TLSExplicit})
 			if err != nil {
 				return err
 			}
-			p.RootCAs = pool
+			p.Auth = &auth
 		}
 	} else {
 		addr, pool, stop, err := startLean(big, p.TLS)
@@ -209,15 +211,15 @@ func startLean(big int64, withTLS bool) (string, *x509.CertPool, func(), error) 
 	return m["FTP"], pool, stop, nil
 }
 
-// readCAs reads a PEM file into a pool of roots.
+// readCAs reads the lean server's certificate into a pool of roots.
 func readCAs(file string) (*x509.CertPool, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, usageErrorf("--ca: %v", err)
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, usageErrorf("--ca: no PEM certificate in %s", file)
+		return nil, fmt.Errorf("no PEM certificate in %s", file)
 	}
 	return pool, nil
 }
