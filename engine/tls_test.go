@@ -457,14 +457,7 @@ func TestTLSHandshakeOutlivesPeerEnd(t *testing.T) {
 			l.ended()
 		}
 	}
-	res := make(chan error, 1)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	h := &handshake{l: l, tc: tc, loop: &loop{el: fakeLoop{}}, timer: time.NewTimer(time.Hour), wg: &wg,
-		done: func(err error) { res <- err }}
-	newHandshakers(1).submit(h)
-	wg.Wait()
-	if err := <-res; err != nil {
+	if err := runHandshake(l, tc); err != nil {
 		t.Fatalf("handshake result %v; the handshake itself succeeded", err)
 	}
 	l.mu.Lock()
@@ -495,14 +488,7 @@ func TestTLSFailedWriteClosesWithoutDeadlock(t *testing.T) {
 	l := newLink(fg)
 	tc := tls.Client(l, recClientConfig(t))
 	l.push(rec.server[:rec.handshake])
-	res := make(chan error, 1)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	h := &handshake{l: l, tc: tc, loop: &loop{el: fakeLoop{}}, timer: time.NewTimer(time.Hour), wg: &wg,
-		done: func(err error) { res <- err }}
-	newHandshakers(1).submit(h)
-	wg.Wait()
-	if err := <-res; err != nil {
+	if err := runHandshake(l, tc); err != nil {
 		t.Fatalf("handshake: %v", err)
 	}
 	l.settle()
@@ -526,4 +512,17 @@ func TestTLSFailedWriteClosesWithoutDeadlock(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the write never returned: close_notify waited for the lock the failing write holds")
 	}
+}
+
+// runHandshake runs tc's handshake on a handshake worker, as the engine does,
+// and returns its result as the loop would see it.
+func runHandshake(l *link, tc *tls.Conn) error {
+	res := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	h := &handshake{l: l, tc: tc, loop: &loop{el: fakeLoop{}}, timer: time.NewTimer(time.Hour), wg: &wg,
+		done: func(err error) { res <- err }}
+	newHandshakers(1).submit(h)
+	wg.Wait()
+	return <-res
 }
