@@ -233,6 +233,7 @@ func (e *Engine) open(addr string, cfg *session.Config, to *ftptls.Options, obs 
 	}
 	ct.obs = obs
 	e.active.Add(1)
+	l.dialStarted(ct)
 	e.dialers.run(func() { e.dial(ct, addr) })
 	return &ct.conn, nil
 }

@@ -33,6 +33,16 @@ type loop struct {
 	taskMu sync.RWMutex
 	halted bool           // guarded by taskMu: execute queues nothing more
 	tasks  sync.WaitGroup // tasks queued through execute and not yet run
+
+	// dialing holds the loop's sessions that have no connection on it yet:
+	// Open adds them off the loop, opened and connectFailed remove them. A
+	// failed dial's report is a task like any other, and gnet does not run
+	// tasks in the order they were queued, so closeAll may come first: it
+	// ends these sessions too, or one would outlive the engine's loops and
+	// be touched from two goroutines at once (the loop still running its
+	// queued tasks, and a caller whose Run found the loop halted).
+	dialMu  sync.Mutex
+	dialing map[*ctrl]struct{}
 }
 
 // execute queues f on the loop, from any goroutine, and reports whether it
@@ -86,6 +96,33 @@ func (l *loop) closeAll() {
 	for ct := range l.sessions {
 		ct.s.Abort(ErrEngineClosed)
 	}
+	l.dialMu.Lock()
+	pending := make([]*ctrl, 0, len(l.dialing))
+	for ct := range l.dialing {
+		pending = append(pending, ct)
+	}
+	l.dialMu.Unlock()
+	for _, ct := range pending {
+		// Its dial has ended (Close waited for it); the report that the
+		// dial failed is still queued and will find the session ended.
+		ct.s.Abort(ErrEngineClosed)
+	}
+}
+
+// dialStarted and dialEnded keep l.dialing (see there).
+func (l *loop) dialStarted(ct *ctrl) {
+	l.dialMu.Lock()
+	if l.dialing == nil {
+		l.dialing = map[*ctrl]struct{}{}
+	}
+	l.dialing[ct] = struct{}{}
+	l.dialMu.Unlock()
+}
+
+func (l *loop) dialEnded(ct *ctrl) {
+	l.dialMu.Lock()
+	delete(l.dialing, ct)
+	l.dialMu.Unlock()
 }
 
 // deadlines is a min-heap of sessions by their next deadline; each ctrl knows
@@ -143,6 +180,7 @@ type ctrl struct {
 }
 
 func (ct *ctrl) opened(c gnet.Conn) {
+	ct.loop.dialEnded(ct)
 	ct.c = c
 	ct.loop.sessions[ct] = struct{}{}
 	if ct.s.Terminal() { // closed while dialling: the login never started
@@ -167,6 +205,7 @@ func (ct *ctrl) opened(c gnet.Conn) {
 func (ct *ctrl) loggedIn(r session.Result) { ct.obs.LoggedIn(&ct.conn, r) }
 
 func (ct *ctrl) connectFailed(err error) {
+	ct.loop.dialEnded(ct)
 	if ct.ended {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -298,4 +299,102 @@ func TestReviewUploadCutByServerHalfClose(t *testing.T) {
 	e.Close()
 	srv.Close()
 	verifyNone(t, base)
+}
+
+// TestReviewCloseEndsSessionsStillDialing: the sweep Close runs on each loop
+// (closeAll) must end a session whose dial has failed but whose report has
+// not reached the loop yet. That report is a loop task, and gnet runs tasks
+// out of the order they were queued once its urgent queue holds 1,024 of
+// them (netpoll.Poller.Trigger), so under a flood of requests the sweep can
+// come first. The session then stayed live after the loops were halted, and
+// a request's Run on its caller ended it while the loop still ran queued
+// requests on it: a data race (CI, race detector) and a Done that never ran
+// (TestReviewRunDuringCloseNeverDropped). The loop is held here so that the
+// sweep runs, deterministically, before the report.
+func TestReviewCloseEndsSessionsStillDialing(t *testing.T) {
+	base := goleak.IgnoreCurrent()
+	addr, stop := stalledListener(t)
+	defer stop()
+	e, err := New(Options{Loops: 1, ConnectTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logins := make(chan error, 1)
+	c, err := e.Open(addr, &session.Config{}, func(_ *Conn, r session.Result) { logins <- r.Err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var done atomic.Int64
+	c.Do(&session.Request{Cmd: ftp.Cmd("NOOP"), Done: func(session.Result) { done.Add(1) }})
+
+	l := e.loops[0]
+	held, release := make(chan struct{}), make(chan struct{})
+	if !l.execute(func() { close(held); <-release }) {
+		t.Fatal("the loop took no task")
+	}
+	<-held
+	e.cancel()
+	e.wg.Wait() // the dial has failed; its report waits behind the held task
+	l.closeAll() // the loop is parked in the held task: nothing else runs
+	if !c.ct.s.Terminal() {
+		t.Fatal("Close's sweep left a session whose dial had ended running")
+	}
+	if done.Load() != 1 {
+		t.Fatal("the queued request did not finish when the sweep ended its session")
+	}
+	close(release)
+	e.Close()
+	if err := <-logins; err == nil {
+		t.Fatal("a login that never had a connection succeeded")
+	}
+	if n := e.Active(); n != 0 {
+		t.Fatalf("%d sessions still active after Close", n)
+	}
+	stop()
+	verifyNone(t, base)
+}
+
+// stalledListener returns a loopback address whose accept queue is full:
+// the kernel drops new SYNs, so a dial to it stays in flight until it is
+// cancelled or times out.
+func stalledListener(t *testing.T) (string, func()) {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	var fill []net.Conn
+	for i := 0; i < 8; i++ { // fill the queue until a dial stalls
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		fill = append(fill, c)
+	}
+	if _, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+		t.Fatal("the accept queue did not fill: dials to it still complete")
+	}
+	var once sync.Once
+	return addr, func() {
+		once.Do(func() {
+			for _, c := range fill {
+				c.Close()
+			}
+			syscall.Close(fd)
+		})
+	}
 }
