@@ -53,6 +53,7 @@ type treeEntry struct {
 	Size   int64        // content bytes (a link: its target's, what RETR gives); 0 for directories
 	SHA256 string       // of the content; "" for directories
 	Target string       // a link's target, as stored
+	ToDir  bool         // a link to a folder: nothing to retrieve
 }
 
 // restStorMode is what a server does with REST n + STOR when the file is longer
@@ -189,7 +190,8 @@ func checkSpecialNames(t *testing.T, tg *target, real bool) {
 	has("nested directory", func(e treeEntry) bool { return e.Type == listing.Dir && strings.Contains(e.Path, "/") })
 	if real {
 		has("name with a leading space", func(e treeEntry) bool { return strings.HasPrefix(base(e), " ") })
-		has("symlink", func(e treeEntry) bool { return e.Type == listing.Link })
+		has("symlink", func(e treeEntry) bool { return e.Type == listing.Link && !e.ToDir })
+		has("symlink to a folder", func(e treeEntry) bool { return e.ToDir })
 	}
 }
 
@@ -220,8 +222,13 @@ func readManifest(file string) ([]treeEntry, error) {
 			e.Type, e.SHA256 = listing.File, r[3]
 		case "dir":
 			e.Type = listing.Dir
-		case "link":
-			e.Type, e.SHA256, e.Target = listing.Link, r[3], targets[r[0]]
+		case "link", "dirlink":
+			e.Type, e.Target = listing.Link, targets[r[0]]
+			if r[1] == "link" {
+				e.SHA256 = r[3]
+			} else {
+				e.ToDir = true
+			}
 			if e.Target == "" {
 				return nil, fmt.Errorf("%s: link %q has no target in links.tsv", file, r[0])
 			}
@@ -296,11 +303,12 @@ func (tg *target) dirs() []string {
 	return out
 }
 
-// retrievable returns the files and links: what RETR, SIZE and MDTM work on.
+// retrievable returns the files and the links to files: what RETR, SIZE and
+// MDTM work on.
 func (tg *target) retrievable() []treeEntry {
 	var out []treeEntry
 	for _, e := range tg.tree {
-		if e.Type != listing.Dir {
+		if e.Type != listing.Dir && !e.ToDir {
 			out = append(out, e)
 		}
 	}

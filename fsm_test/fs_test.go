@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
+	"path"
 	"slices"
 	"testing"
 	"testing/fstest"
@@ -63,8 +64,9 @@ func TestFSRealServers(t *testing.T) {
 					t.Errorf("Stat(%q): %v", e.Path, err)
 					continue
 				}
-				if (e.Type == listing.Dir) != fi.IsDir() {
-					t.Errorf("Stat(%q): IsDir %v, want type %v", e.Path, fi.IsDir(), e.Type)
+				// Stat follows a link: one to a folder is a folder.
+				if (e.Type == listing.Dir || e.ToDir) != fi.IsDir() {
+					t.Errorf("Stat(%q): IsDir %v, want type %v (to a folder: %v)", e.Path, fi.IsDir(), e.Type, e.ToDir)
 				}
 				if e.Type == listing.Dir {
 					continue
@@ -76,6 +78,20 @@ func TestFSRealServers(t *testing.T) {
 					if li, err := fsys.Lstat(e.Path); err != nil || li.Mode()&fs.ModeSymlink == 0 {
 						t.Errorf("Lstat(%q) = %v, %v; want the link", e.Path, li, err)
 					}
+				}
+				if e.ToDir {
+					// Through the link, the folder's own entries.
+					got, err := fs.ReadDir(fsys, e.Path)
+					want := tg.children(e.Target)
+					if err != nil || len(got) != len(want) {
+						t.Errorf("ReadDir(%q) through the link: %d entries, %v; want %d (those of %q)", e.Path, len(got), err, len(want), e.Target)
+					}
+					for i := range min(len(got), len(want)) {
+						if got[i].Name() != path.Base(want[i].Path) {
+							t.Errorf("ReadDir(%q)[%d] = %q, want %q", e.Path, i, got[i].Name(), path.Base(want[i].Path))
+						}
+					}
+					continue
 				}
 				b, err := fs.ReadFile(fsys, e.Path)
 				sum := sha256.Sum256(b)

@@ -324,7 +324,8 @@ files = {
     "dir1/dir2/deep.txt": b"two levels down\n",
 }
 dirs = ["dir1", "dir1/dir2", "empty-dir"]
-symlinks = {"link-to-small": "small.txt"}
+# A link to a file and one to a folder ("dirlink" in the manifest: no content).
+symlinks = {"link-to-small": "small.txt", "link-to-dir1": "dir1"}
 
 os.umask(0o022)
 os.makedirs(root, exist_ok=True)
@@ -342,6 +343,9 @@ for d in dirs:
 for p, data in files.items():
     rows.append((p, "file", str(len(data)), hashlib.sha256(data).hexdigest()))
 for p, target in symlinks.items():
+    if target in dirs:
+        rows.append((p, "dirlink", "0", "-"))
+        continue
     data = files[target]
     rows.append((p, "link", str(len(data)), hashlib.sha256(data).hexdigest()))
 rows.sort(key=lambda r: r[0].encode())
