@@ -319,14 +319,10 @@ func (e *Engine) Close() error {
 	e.wg.Wait()                     // dials finish (aborted) or are enrolled; the loops still run
 
 	for _, l := range e.loops {
+		// Through the inbox: after everything queued so far (the reports of
+		// the dials that just failed among it).
 		done := make(chan struct{})
-		l := l
-		err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			l.closeAll()
-			close(done)
-			return nil
-		}))
-		if err == nil {
+		if l.execute(func() { l.closeAll(); close(done) }) {
 			<-done
 		}
 	}

@@ -27,47 +27,103 @@ type loop struct {
 	scratch  []byte // one upload chunk, shared by the loop's uploads
 	plain    []byte // decrypted TLS bytes, shared by the loop's drains (tlsScratch)
 
-	// gnet drops the tasks still queued when a loop stops (and its stop
-	// overtakes low-priority tasks), so Close halts each loop and waits for
-	// the tasks queued through execute before it stops the loop.
-	taskMu sync.RWMutex
-	halted bool           // guarded by taskMu: execute queues nothing more
-	tasks  sync.WaitGroup // tasks queued through execute and not yet run
+	// Work from other goroutines reaches the loop through one ordered inbox
+	// per loop, not one gnet task per function: gnet's task queue does not
+	// keep order (netpoll.Poller.Trigger puts a task in a second queue while
+	// 1,024 wait in the first, and the first runs ahead), yet two requests a
+	// goroutine gives Conn.Do in a row must reach the server in that order,
+	// and a failed dial's report must not run after Close's sweep. gnet also
+	// drops the tasks still queued when a loop stops, so Close halts each
+	// inbox and waits until it is empty before it stops the loop.
+	taskMu    sync.Mutex
+	halted    bool              // execute queues nothing more
+	inbox     []func()          // waiting to run on the loop, in order
+	spare     []func()          // the last batch's slice, for reuse
+	scheduled bool              // a drain task is queued or running
+	tasks     sync.WaitGroup    // 1 while a drain task is queued or running
+	drainFn   gnet.RunnableFunc // l.drain, set under taskMu before the first drain
 
 	// dialing holds the loop's sessions that have no connection on it yet:
-	// Open adds them off the loop, opened and connectFailed remove them. A
-	// failed dial's report is a task like any other, and gnet does not run
-	// tasks in the order they were queued, so closeAll may come first: it
-	// ends these sessions too, or one would outlive the engine's loops and
-	// be touched from two goroutines at once (the loop still running its
-	// queued tasks, and a caller whose Run found the loop halted).
+	// Open adds them off the loop, opened and connectFailed remove them.
+	// closeAll ends them too, so that no session of a closed engine is
+	// left running (see TestReviewCloseEndsSessionsStillDialing).
 	dialMu  sync.Mutex
 	dialing map[*ctrl]struct{}
 }
 
 // execute queues f on the loop, from any goroutine, and reports whether it
-// did. Once Close has halted the loop it queues nothing.
+// did. Functions queued by one goroutine run in the order it queued them.
+// Once Close has halted the loop it queues nothing.
 func (l *loop) execute(f func()) bool {
-	l.taskMu.RLock()
-	defer l.taskMu.RUnlock()
+	l.taskMu.Lock()
 	if l.halted {
+		l.taskMu.Unlock()
 		return false
 	}
+	l.inbox = append(l.inbox, f)
+	if l.scheduled {
+		l.taskMu.Unlock()
+		return true
+	}
+	l.scheduled = true
+	if l.drainFn == nil {
+		l.drainFn = l.drain // once: a method value allocates
+	}
 	l.tasks.Add(1)
-	err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		defer l.tasks.Done()
-		f()
-		return nil
-	}))
-	if err != nil {
+	l.taskMu.Unlock()
+	if err := l.schedule(); err != nil {
+		// gnet refuses tasks only once its engine is shut down, and Close
+		// shuts it down only after halt: not reached while execute may queue.
+		l.taskMu.Lock()
+		l.inbox = l.inbox[:len(l.inbox)-1]
+		l.scheduled = false
+		l.taskMu.Unlock()
 		l.tasks.Done()
 		return false
 	}
 	return true
 }
 
-// halt stops execute from queueing and waits until every task it queued has
-// run. Call it off the loop, once nothing needs the loop any more.
+// maxSpare bounds the batch slice a loop keeps for reuse: a burst of
+// requests should not pin its high-water mark for the engine's life.
+const maxSpare = 1024
+
+func (l *loop) schedule() error {
+	return l.el.Execute(context.Background(), l.drainFn)
+}
+
+// drain runs on the loop: the functions queued so far, in order. What is
+// queued meanwhile waits for the next drain task, behind the loop's I/O.
+func (l *loop) drain(context.Context) error {
+	l.taskMu.Lock()
+	batch := l.inbox
+	l.inbox, l.spare = l.spare[:0], nil
+	l.taskMu.Unlock()
+	for i, f := range batch {
+		batch[i] = nil
+		f()
+	}
+	l.taskMu.Lock()
+	if l.spare == nil && cap(batch) <= maxSpare {
+		l.spare = batch[:0]
+	}
+	if len(l.inbox) == 0 {
+		l.scheduled = false
+		l.taskMu.Unlock()
+		l.tasks.Done()
+		return nil
+	}
+	l.taskMu.Unlock()
+	if err := l.schedule(); err != nil {
+		// Unreachable while the engine runs (see execute); run the rest now
+		// rather than lose it.
+		return l.drain(context.Background())
+	}
+	return nil
+}
+
+// halt stops execute from queueing and waits until every function it queued
+// has run. Call it off the loop, once nothing needs the loop any more.
 func (l *loop) halt() {
 	l.taskMu.Lock()
 	l.halted = true

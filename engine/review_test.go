@@ -334,7 +334,7 @@ func TestReviewCloseEndsSessionsStillDialing(t *testing.T) {
 	}
 	<-held
 	e.cancel()
-	e.wg.Wait() // the dial has failed; its report waits behind the held task
+	e.wg.Wait()  // the dial has failed; its report waits behind the held task
 	l.closeAll() // the loop is parked in the held task: nothing else runs
 	if !c.ct.s.Terminal() {
 		t.Fatal("Close's sweep left a session whose dial had ended running")
