@@ -28,20 +28,26 @@ type loop struct {
 	plain    []byte // decrypted TLS bytes, shared by the loop's drains (tlsScratch)
 
 	// Work from other goroutines reaches the loop through one ordered inbox
-	// per loop, not one gnet task per function: gnet's task queue does not
-	// keep order (netpoll.Poller.Trigger puts a task in a second queue while
-	// 1,024 wait in the first, and the first runs ahead), yet two requests a
-	// goroutine gives Conn.Do in a row must reach the server in that order,
-	// and a failed dial's report must not run after Close's sweep. gnet also
-	// drops the tasks still queued when a loop stops, so Close halts each
-	// inbox and waits until it is empty before it stops the loop.
-	taskMu    sync.Mutex
-	halted    bool              // execute queues nothing more
-	inbox     []func()          // waiting to run on the loop, in order
-	spare     []func()          // the last batch's slice, for reuse
-	scheduled bool              // a drain task is queued or running
-	tasks     sync.WaitGroup    // 1 while a drain task is queued or running
-	drainFn   gnet.RunnableFunc // l.drain, set under taskMu before the first drain
+	// per loop. gnet's task queue does not keep order: netpoll.Poller.Trigger
+	// puts a task in a second queue while 1,024 wait in the first, and the
+	// first runs ahead. Yet two requests a goroutine gives Conn.Do in a row
+	// must reach the server in that order, and a failed dial's report must
+	// run before Close's sweep. So execute still queues one gnet task per
+	// function, but each task runs the oldest function waiting, not its own.
+	// One task per function, queued after the function, keeps the other
+	// order that matters: a function runs after the high-priority tasks its
+	// goroutine queued before it (a handshake's last AsyncWrite before the
+	// handshake's result). A task that ran the whole inbox at once could run
+	// a function queued after it and overtake that write.
+	// gnet drops the tasks still queued when a loop stops, so Close halts
+	// each inbox and waits until it is empty before it stops the loop.
+	taskMu sync.Mutex
+	halted bool           // execute queues nothing more
+	inbox  []queued       // inbox[head:] wait to run on the loop, oldest first
+	head   int            // the next to run
+	seq    uint64         // the last queued's number
+	tasks  sync.WaitGroup // queued functions that have not run
+	runFn  gnet.RunnableFunc
 
 	// dialing holds the loop's sessions that have no connection on it yet:
 	// Open adds them off the loop, opened and connectFailed remove them.
@@ -51,32 +57,44 @@ type loop struct {
 	dialing map[*ctrl]struct{}
 }
 
+// queued is a function waiting in a loop's inbox.
+type queued struct {
+	seq uint64
+	f   func()
+}
+
+// maxInbox bounds the inbox slice a loop keeps once it is empty: a burst of
+// requests should not pin its high-water mark for the engine's life.
+const maxInbox = 1024
+
 // execute queues f on the loop, from any goroutine, and reports whether it
-// did. Functions queued by one goroutine run in the order it queued them.
-// Once Close has halted the loop it queues nothing.
+// did. Functions run in the order they were queued. Once Close has halted
+// the loop it queues nothing.
 func (l *loop) execute(f func()) bool {
 	l.taskMu.Lock()
 	if l.halted {
 		l.taskMu.Unlock()
 		return false
 	}
-	l.inbox = append(l.inbox, f)
-	if l.scheduled {
-		l.taskMu.Unlock()
-		return true
-	}
-	l.scheduled = true
-	if l.drainFn == nil {
-		l.drainFn = l.drain // once: a method value allocates
+	l.seq++
+	me := l.seq
+	l.inbox = append(l.inbox, queued{me, f})
+	if l.runFn == nil {
+		l.runFn = l.runOldest // once: a method value allocates
 	}
 	l.tasks.Add(1)
 	l.taskMu.Unlock()
-	if err := l.schedule(); err != nil {
+	if err := l.el.Execute(context.Background(), l.runFn); err != nil {
 		// gnet refuses tasks only once its engine is shut down, and Close
-		// shuts it down only after halt: not reached while execute may queue.
+		// shuts it down only after halt: not reached while execute queues.
+		// Take f back, so that every function left has its task.
 		l.taskMu.Lock()
-		l.inbox = l.inbox[:len(l.inbox)-1]
-		l.scheduled = false
+		for k := len(l.inbox) - 1; k >= l.head; k-- {
+			if l.inbox[k].seq == me {
+				l.inbox = append(l.inbox[:k], l.inbox[k+1:]...)
+				break
+			}
+		}
 		l.taskMu.Unlock()
 		l.tasks.Done()
 		return false
@@ -84,41 +102,30 @@ func (l *loop) execute(f func()) bool {
 	return true
 }
 
-// maxSpare bounds the batch slice a loop keeps for reuse: a burst of
-// requests should not pin its high-water mark for the engine's life.
-const maxSpare = 1024
-
-func (l *loop) schedule() error {
-	return l.el.Execute(context.Background(), l.drainFn)
-}
-
-// drain runs on the loop: the functions queued so far, in order. What is
-// queued meanwhile waits for the next drain task, behind the loop's I/O.
-func (l *loop) drain(context.Context) error {
+// runOldest is the task execute queues: it runs, on the loop, the oldest
+// function waiting.
+func (l *loop) runOldest(context.Context) error {
 	l.taskMu.Lock()
-	batch := l.inbox
-	l.inbox, l.spare = l.spare[:0], nil
-	l.taskMu.Unlock()
-	for i, f := range batch {
-		batch[i] = nil
-		f()
-	}
-	l.taskMu.Lock()
-	if l.spare == nil && cap(batch) <= maxSpare {
-		l.spare = batch[:0]
-	}
-	if len(l.inbox) == 0 {
-		l.scheduled = false
-		l.taskMu.Unlock()
-		l.tasks.Done()
-		return nil
+	q := l.inbox[l.head]
+	l.inbox[l.head] = queued{}
+	l.head++
+	if l.head == len(l.inbox) {
+		if cap(l.inbox) > maxInbox {
+			l.inbox = nil
+		} else {
+			l.inbox = l.inbox[:0]
+		}
+		l.head = 0
+	} else if l.head >= 256 && 2*l.head >= len(l.inbox) {
+		// Never empty under steady load: move the waiting ones down
+		// rather than let append grow the slice without end.
+		n := copy(l.inbox, l.inbox[l.head:])
+		clear(l.inbox[n:])
+		l.inbox, l.head = l.inbox[:n], 0
 	}
 	l.taskMu.Unlock()
-	if err := l.schedule(); err != nil {
-		// Unreachable while the engine runs (see execute); run the rest now
-		// rather than lose it.
-		return l.drain(context.Background())
-	}
+	defer l.tasks.Done()
+	q.f()
 	return nil
 }
 
