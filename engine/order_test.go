@@ -18,19 +18,7 @@ import (
 // the server in that order.
 func TestRunKeepsOrder(t *testing.T) {
 	base := goleak.IgnoreCurrent()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	e, err := New(Options{Loops: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := e.Open(ln.Addr().String(), &session.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, c := ungreetedSession(t)
 	const n = 200000
 	var got []int // touched on the loop only
 	var flood sync.WaitGroup
@@ -72,20 +60,7 @@ func TestRunKeepsOrder(t *testing.T) {
 // BenchmarkRun: functions given to Conn.Run from several goroutines at once,
 // each waiting for its own to run (what a blocking client does per request).
 func BenchmarkRun(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	e, err := New(Options{Loops: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
-	c, err := e.Open(ln.Addr().String(), &session.Config{}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, c := ungreetedSession(b)
 	b.SetParallelism(16)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -96,4 +71,26 @@ func BenchmarkRun(b *testing.B) {
 			<-done
 		}
 	})
+}
+
+// ungreetedSession is a one-loop engine with one session connected to a
+// listener that never greets: Run works on it, requests wait for the login.
+// Cleanup closes both.
+func ungreetedSession(tb testing.TB) (*Engine, *Conn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	e, err := New(Options{Loops: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { e.Close() })
+	c, err := e.Open(ln.Addr().String(), &session.Config{}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e, c
 }
